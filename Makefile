@@ -1,0 +1,45 @@
+# The two commands: `make run` (a working demo on a fresh machine) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app
+
+.PHONY: run test install install-test messages translations lint db-upgrade clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -e .
+	$(MAKE) translations
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -e '.[test]'
+	$(MAKE) translations
+
+translations:
+	$(BIN)/pybabel compile -f -d scheduler/translations
+
+# Re-extract messages after changing visible text; then translate fi/sv (scripts/po_fill.py).
+messages:
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs=".* __pycache__ .venv" -k _l -k lazy_gettext --no-location --sort-output -o scheduler/translations/messages.pot .
+	$(BIN)/pybabel update -i scheduler/translations/messages.pot -d scheduler/translations --ignore-obsolete
+
+run: install
+	$(BIN)/flask db upgrade
+	@$(BIN)/flask seed-demo || echo "(demo data already present; logins above are unchanged)"
+	@echo "Serving at http://127.0.0.1:5000 — sign in with a demo login printed above."
+	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+lint:
+	$(BIN)/ruff check scheduler tests bench app.py scripts
+
+test: install-test lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

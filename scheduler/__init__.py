@@ -1,0 +1,127 @@
+"""The application factory. Nothing is queried at import or start-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request, session
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+from .config import load_config
+from .extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(load_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=logging.INFO)
+
+    from . import models  # noqa: F401  (complete metadata for Alembic)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+
+    from .core.i18n import select_locale, select_timezone
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_translation_directories=str(Path(__file__).parent / "translations"))
+
+    _init_login(app)
+    _register_blueprints(app)
+    _register_errors(app)
+
+    from .core.security import set_security_headers
+    from .core.timefmt import register_filters
+    from .core.views import inject_globals
+
+    app.after_request(set_security_headers)
+    app.context_processor(inject_globals)
+    register_filters(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from .people.auth import resolve_session
+    from .people.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "people.sign_in"
+    login_manager.login_message = _l("Sign in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # the server-side session is the protection
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = resolve_session(session.get("sid"))
+        if user is None or str(user.id) != user_id:
+            return None
+        return user
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .api import bp as api_bp
+    from .core.views import bp as core_bp
+    from .people.views import bp as people_bp
+    from .people.views import register_nav as people_nav
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(people_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens, no cookies
+    people_nav(app)
+
+
+def _register_errors(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    def render_error(status: int, message: str):
+        if wants_json():
+            code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                    405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "validation_failed",
+                    429: "too_many_requests"}.get(status, "server_error")
+            return jsonify(error={"code": code, "message": message, "fields": {}}), status
+        return render_template("core/error.html", status=status, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(400, str(_l("The form had expired. Please try again.")))
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        return render_error(400, str(_l("The request could not be understood.")))
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return render_error(403, str(_l("You do not have access to this page.")))
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return render_error(404, str(_l("The page was not found.")))
+
+    @app.errorhandler(405)
+    def not_allowed(exc):
+        return render_error(405, str(_l("This action is not allowed here.")))
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        db.session.rollback()
+        return render_error(500, str(_l("Something went wrong on our side. Nothing was saved. Please try again.")))

@@ -1,0 +1,24 @@
+"""Languages: Finnish (default), Swedish, English."""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context, request, session
+from flask_login import current_user
+
+LANGUAGE_CHOICES = [("fi", "Suomeksi", "FI"), ("sv", "På svenska", "SV"), ("en", "In English", "EN")]
+
+
+def select_locale() -> str:
+    supported = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI and jobs: messages in the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if getattr(current_user, "is_authenticated", False) and current_user.language in supported:
+        return current_user.language
+    chosen = session.get("lang")
+    if chosen in supported:
+        return chosen
+    return request.accept_languages.best_match(supported) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return current_app.config["APP_TIMEZONE"]

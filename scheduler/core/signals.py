@@ -1,0 +1,16 @@
+"""Domain events. Services send them inside the transaction that makes the change; the delivery
+package listens and writes its outbox rows in that same transaction (so nothing is lost or sent
+twice). Every signal's sender is the changed object; `action` says what happened.
+
+- booking_changed(booking, action="created"|"rescheduled"|"cancelled", previous_start=None)
+- panel_session_changed(session, action="published"|"updated"|"cancelled"|"held")
+- panel_case_changed(case, action="submitted"|"returned"|"declined"|"scheduled"|"moved"|"statement")
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+booking_changed = _signals.signal("booking-changed")
+panel_session_changed = _signals.signal("panel-session-changed")
+panel_case_changed = _signals.signal("panel-case-changed")

@@ -1,0 +1,230 @@
+"""Units and people: the rules for creating and changing them. Pages, API and CLI call these."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ..core.errors import NotFound, ValidationFailed
+from ..extensions import db
+from .auth import MIN_PASSWORD_LENGTH, end_all_sessions, hash_password
+from .models import LANGUAGES, ROLES, UNIT_KINDS, Unit, User, UserRole
+
+
+def normalize_email(raw: str) -> str:
+    try:
+        return validate_email((raw or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(str(_l("Check the e-mail address.")), fields={"email": str(_l("Enter a valid e-mail address, e.g. name@example.fi."))}) from exc
+
+
+def get_unit(code: str) -> Unit:
+    unit = db.session.execute(select(Unit).where(func.lower(Unit.code) == (code or "").strip().lower())).scalar_one_or_none()
+    if unit is None:
+        raise NotFound(str(_l("No such unit: %(code)s", code=code)), fields={"unit": str(_l("Unknown unit code."))})
+    return unit
+
+
+def get_user_by_email(email: str) -> User | None:
+    return db.session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
+
+
+def _check_unit_fields(code: str, name_fi: str, kind: str) -> dict[str, str]:
+    errors = {}
+    if not code or len(code) > 40 or not all(c.isalnum() or c in "-_" for c in code):
+        errors["code"] = str(_l("Use 1–40 letters, digits, hyphens or underscores."))
+    if not (name_fi or "").strip():
+        errors["name_fi"] = str(_l("Enter the name in Finnish."))
+    if kind not in UNIT_KINDS:
+        errors["kind"] = str(_l("Choose the kind of service."))
+    return errors
+
+
+def create_unit(*, code: str, name_fi: str, kind: str, name_sv: str = "", name_en: str = "") -> Unit:
+    code = (code or "").strip()
+    errors = _check_unit_fields(code, name_fi, kind)
+    if not errors and db.session.execute(select(Unit.id).where(func.lower(Unit.code) == code.lower())).first():
+        errors["code"] = str(_l("A unit with this code exists already."))
+    if errors:
+        raise ValidationFailed(str(_l("Check the unit's details.")), fields=errors)
+    unit = Unit(code=code, name_fi=name_fi.strip(), name_sv=(name_sv or "").strip(), name_en=(name_en or "").strip(), kind=kind)
+    db.session.add(unit)
+    db.session.flush()
+    return unit
+
+
+def update_unit(unit: Unit, *, name_fi: str, name_sv: str, name_en: str, kind: str, is_active: bool) -> Unit:
+    errors = _check_unit_fields(unit.code, name_fi, kind)
+    if errors:
+        raise ValidationFailed(str(_l("Check the unit's details.")), fields=errors)
+    unit.name_fi, unit.name_sv, unit.name_en = name_fi.strip(), (name_sv or "").strip(), (name_en or "").strip()
+    unit.kind, unit.is_active = kind, is_active
+    db.session.flush()
+    return unit
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            str(_l("The password is too short.")),
+            fields={"password": str(_l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))},
+        )
+
+
+def _resolve_units(codes: list[str]) -> list[Unit]:
+    units = []
+    for code in codes:
+        try:
+            units.append(get_unit(code))
+        except NotFound as exc:
+            raise ValidationFailed(exc.message, fields={"units": exc.message}) from exc
+    return units
+
+
+def _check_roles_language(roles: list[str], language: str) -> dict[str, str]:
+    errors = {}
+    if not roles or any(r not in ROLES for r in roles):
+        errors["roles"] = str(_l("Choose at least one role from: %(roles)s.", roles=", ".join(ROLES)))
+    if language not in LANGUAGES:
+        errors["language"] = str(_l("Choose fi, sv or en."))
+    return errors
+
+
+def create_user(
+    *,
+    email: str,
+    name: str,
+    roles: list[str],
+    unit_codes: list[str] = (),  # type: ignore[assignment]
+    language: str = "fi",
+    password: str | None = None,
+    title: str = "",
+    organisation: str = "",
+) -> User:
+    email = normalize_email(email)
+    errors = _check_roles_language(list(roles), language)
+    if not (name or "").strip():
+        errors["name"] = str(_l("Enter the person's name."))
+    if get_user_by_email(email):
+        errors["email"] = str(_l("A user with this e-mail address exists already."))
+    if errors:
+        raise ValidationFailed(str(_l("Check the user's details.")), fields=errors)
+    units = _resolve_units(list(unit_codes))
+    if password is not None:
+        _check_password(password)
+    user = User(email=email, name=name.strip(), language=language, title=title, organisation=organisation)
+    user.password_hash = hash_password(password) if password else None
+    user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
+    user.units = units
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def update_user(
+    user: User, *, name: str, roles: list[str], unit_codes: list[str], language: str, is_active: bool,
+    title: str = "", organisation: str = "",
+) -> User:
+    errors = _check_roles_language(list(roles), language)
+    if not (name or "").strip():
+        errors["name"] = str(_l("Enter the person's name."))
+    if errors:
+        raise ValidationFailed(str(_l("Check the user's details.")), fields=errors)
+    user.name, user.language, user.title, user.organisation = name.strip(), language, title, organisation
+    wanted = set(roles)
+    user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
+        UserRole(role=r) for r in dict.fromkeys(roles) if r not in {x.role for x in user.role_rows}
+    ]
+    user.units = _resolve_units(list(unit_codes))
+    if user.is_active and not is_active:
+        end_all_sessions(user)
+    user.is_active = is_active
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    db.session.flush()
+
+
+def set_language(user: User, language: str) -> None:
+    if language in LANGUAGES:
+        user.language = language
+
+
+def disable_user(user: User) -> None:
+    user.is_active = False
+    end_all_sessions(user)
+    db.session.flush()
+
+
+# --- CSV import ---------------------------------------------------------------------------
+
+CSV_COLUMNS = ("email", "name", "roles", "units", "language", "title", "organisation")
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _split(value: str | None) -> list[str]:
+    return [p for p in (value or "").replace(",", ";").replace(" ", ";").split(";") if p]
+
+
+def import_users_csv(text: str) -> ImportResult:
+    """Create or update users from CSV (columns: email,name,roles,units[,language,title,organisation];
+    roles and units separated by ';'). All or nothing: any bad row and nothing is written."""
+    result = ImportResult()
+    sample = text[:2048]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), dialect=dialect)
+    missing = {"email", "name", "roles"} - {(h or "").strip().lower() for h in (reader.fieldnames or [])}
+    if missing:
+        raise ValidationFailed(
+            str(_l("The file needs the columns email, name and roles (units, language, title and organisation are optional).")),
+            fields={"file": str(_l("Missing columns: %(cols)s", cols=", ".join(sorted(missing))))},
+        )
+    savepoint = db.session.begin_nested()
+    seen: set[str] = set()
+    for lineno, raw in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        try:
+            email = normalize_email(row.get("email", ""))
+            if email in seen:
+                raise ValidationFailed(str(_l("The e-mail address appears twice in the file.")))
+            seen.add(email)
+            roles = _split(row.get("roles"))
+            units = _split(row.get("units"))
+            language = (row.get("language") or "fi").lower()
+            existing = get_user_by_email(email)
+            if existing:
+                update_user(existing, name=row.get("name", ""), roles=roles, unit_codes=units, language=language,
+                            is_active=existing.is_active, title=row.get("title", existing.title),
+                            organisation=row.get("organisation", existing.organisation))
+                result.updated += 1
+            else:
+                create_user(email=email, name=row.get("name", ""), roles=roles, unit_codes=units, language=language,
+                            title=row.get("title", ""), organisation=row.get("organisation", ""))
+                result.created += 1
+        except ValidationFailed as exc:
+            detail = "; ".join(exc.fields.values()) or exc.message
+            result.errors.append((lineno, detail))
+    if result.errors:
+        savepoint.rollback()
+        result.created = result.updated = 0
+    else:
+        savepoint.commit()
+    return result

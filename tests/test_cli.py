@@ -1,0 +1,72 @@
+from sqlalchemy import select
+
+
+def test_unit_and_user_create_and_token(app, db):
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["unit", "create", "LS-TEST", "--name", "Testin lastensuojelu", "--kind", "child_welfare"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(args=["unit", "create", "LS-TEST", "--name", "Again", "--kind", "child_welfare"])
+    assert r.exit_code != 0 and "code:" in r.output
+    r = runner.invoke(args=["unit", "create", "X", "--name", "N", "--kind", "nonsense"])
+    assert r.exit_code != 0
+
+    r = runner.invoke(
+        args=["user", "create", "Maija@Example.fi", "--name", "Maija", "--role", "social_worker", "--role", "consultant",
+              "--unit", "LS-TEST", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert r.exit_code == 0, r.output
+    from scheduler.people.models import User
+
+    user = db.session.execute(select(User).where(User.email == "maija@example.fi")).scalar_one()
+    assert user.roles == ["consultant", "social_worker"] and [u.code for u in user.units] == ["LS-TEST"]
+
+    r = runner.invoke(args=["user", "token", "maija@example.fi"])
+    assert r.exit_code == 0
+    token = r.output.strip().splitlines()[-1]
+    resp = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and resp.json["email"] == "maija@example.fi"
+
+
+def test_user_create_refuses_unknown_unit_and_short_password(app):
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["user", "create", "a@example.fi", "--name", "A", "--role", "admin", "--unit", "NOPE"])
+    assert r.exit_code != 0
+    r = runner.invoke(args=["user", "create", "a@example.fi", "--name", "A", "--role", "admin", "--password-stdin"], input="short\n")
+    assert r.exit_code != 0
+
+
+def test_seed_demo_once_and_refused_in_production(app, db):
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["seed-demo"])
+    assert r.exit_code == 0, r.output
+    assert "sihteeri@demo.fi" in r.output and "demo-salasana" in r.output
+    r = runner.invoke(args=["seed-demo"])
+    assert r.exit_code != 0
+    app.config["PRODUCTION"] = True
+    try:
+        r = runner.invoke(args=["seed-demo"])
+        assert r.exit_code != 0 and "production" in r.output
+    finally:
+        app.config["PRODUCTION"] = False
+
+
+def test_csv_import_all_or_nothing(app, db, make_unit):
+    from scheduler.people.services import get_user_by_email, import_users_csv
+
+    make_unit(code="LS1")
+    bad = "email,name,roles,units\nok@example.fi,Ok Person,social_worker,LS1\nbroken,Bad,social_worker,LS1\n"
+    result = import_users_csv(bad)
+    assert result.errors and result.errors[0][0] == 3
+    db.session.commit()
+    assert get_user_by_email("ok@example.fi") is None
+
+    good = "email;name;roles;units;language\nok@example.fi;Ok Person;social_worker consultant;LS1;sv\n"
+    result = import_users_csv(good)
+    db.session.commit()
+    assert result.created == 1 and not result.errors
+    user = get_user_by_email("ok@example.fi")
+    assert user.language == "sv" and user.roles == ["consultant", "social_worker"]
+    result = import_users_csv("email,name,roles\nok@example.fi,Ok Renamed,social_worker\n")
+    db.session.commit()
+    assert result.updated == 1

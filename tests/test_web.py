@@ -1,0 +1,76 @@
+def test_security_headers_on_every_response(client):
+    for path in ["/sign-in", "/healthz", "/static/app.css", "/nope"]:
+        resp = client.get(path)
+        csp = resp.headers["Content-Security-Policy"]
+        assert "object-src 'none'" in csp and "base-uri 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] in {"no-referrer", "strict-origin-when-cross-origin", "same-origin"}
+        assert "Strict-Transport-Security" not in resp.headers  # http in tests
+
+
+def test_hsts_and_secure_cookie_when_https(app, make_user):
+
+    old = dict(app.config)
+    app.config.update(HTTPS=True, SESSION_COOKIE_SECURE=True)
+    try:
+        client = app.test_client()
+        resp = client.get("/sign-in", base_url="https://localhost")
+        assert "max-age=" in resp.headers["Strict-Transport-Security"]
+    finally:
+        app.config.update(HTTPS=old["HTTPS"], SESSION_COOKIE_SECURE=old["SESSION_COOKIE_SECURE"])
+
+
+def test_session_cookie_flags(app, client, make_user):
+    from .conftest import sign_in
+
+    resp = sign_in(client, make_user())
+    cookie = resp.headers.get("Set-Cookie")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_signed_in_pages_are_not_stored(client, make_user):
+    from .conftest import sign_in
+
+    sign_in(client, make_user())
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_ok(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200 and resp.json["status"] == "ok"
+
+
+def test_healthz_503_when_database_does_not_answer(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    from scheduler import create_app
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 503 and resp.json["status"] != "ok"
+
+
+def test_language_switch_stays_on_page_and_is_remembered(client, make_user, db):
+    from .conftest import csrf_token, sign_in
+
+    user = make_user(language="fi")
+    sign_in(client, user)
+    assert "Kirjaudu ulos" in client.get("/profile").get_data(as_text=True)
+    token = csrf_token(client, "/profile")
+    resp = client.post("/language", data={"csrf_token": token, "lang": "sv", "next": "/profile"})
+    assert resp.headers["Location"] == "/profile"
+    page = client.get("/profile").get_data(as_text=True)
+    assert 'lang="sv"' in page and "Logga ut" in page
+    db.session.refresh(user)
+    assert user.language == "sv"
+
+
+def test_language_switch_is_not_a_get(client):
+    assert client.get("/language?lang=sv").status_code == 405
+
+
+def test_anonymous_language_from_accept_language(client):
+    page = client.get("/sign-in", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert 'lang="en"' in page and "Sign in" in page
+    page = client.get("/sign-in").get_data(as_text=True)
+    assert 'lang="fi"' in page and "Kirjaudu" in page
