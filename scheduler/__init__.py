@@ -15,6 +15,9 @@ from .extensions import babel, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Each domain package exposes init_app(app): its blueprint, navigation, CLI and signal receivers.
+DOMAINS = ("people",)
+
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
@@ -77,16 +80,16 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from importlib import import_module
+
     from .api import bp as api_bp
     from .core.views import bp as core_bp
-    from .people.views import bp as people_bp
-    from .people.views import register_nav as people_nav
 
     app.register_blueprint(core_bp)
-    app.register_blueprint(people_bp)
+    for name in DOMAINS:
+        import_module(f".{name}", __name__).init_app(app)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies
-    people_nav(app)
 
 
 def _register_errors(app: Flask) -> None:
