@@ -33,7 +33,7 @@ run: install
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 lint:
-	$(BIN)/ruff check scheduler tests bench app.py scripts
+	$(BIN)/ruff check scheduler tests app.py scripts $(wildcard bench)
 
 test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
