@@ -21,10 +21,13 @@ install-test: $(BIN)/python
 translations:
 	$(BIN)/pybabel compile -f -d scheduler/translations
 
-# Re-extract messages after changing visible text; then translate fi/sv (scripts/po_fill.py).
+# Re-extract messages after changing visible text. Translations live in
+# scheduler/translations/src/*.json (English msgid -> fi/sv); the .po files are regenerated from them.
 messages:
 	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs=".* __pycache__ .venv" -k _l -k lazy_gettext --no-location --sort-output -o scheduler/translations/messages.pot .
-	$(BIN)/pybabel update -i scheduler/translations/messages.pot -d scheduler/translations --ignore-obsolete
+	$(BIN)/pybabel update -i scheduler/translations/messages.pot -d scheduler/translations --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/python scripts/po_fill.py scheduler/translations/src/*.json
+	$(MAKE) translations
 
 run: install
 	$(BIN)/flask db upgrade

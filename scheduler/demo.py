@@ -54,5 +54,12 @@ def seed_demo(*, production: bool) -> dict:
     for email, name, roles, units, lang, _what in PEOPLE:
         users[email] = create_user(email=email, name=name, roles=roles, unit_codes=units, language=lang,
                                    password=DEMO_PASSWORD)
-    # Domains add their demo data here (consultation hours, panels, …), using `users`.
+    # Each domain adds its part, using `users` (e-mail → User).
+    from .consultations import demo as consultations_demo
+    from .feeds import demo as feeds_demo
+    from .panels import demo as panels_demo
+
+    consultations_demo.seed(users)
+    panels_demo.seed(users)
+    feeds_demo.seed(users)
     return {"password": DEMO_PASSWORD, "users": [(p[0], p[5]) for p in PEOPLE]}

@@ -22,6 +22,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
+from .fixtures_mail import *  # noqa: E402,F403  (SMTP server fixtures)
+from .fixtures_microsoft import *  # noqa: E402,F403  (identity platform and Graph stand-in)
+
 PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REFERENCE_TABLES = {"alembic_version", "expertise_areas"}
 TEST_PASSWORD = "correct horse battery staple"

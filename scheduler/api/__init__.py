@@ -118,3 +118,6 @@ def current_api_user():
 
 
 from . import endpoints  # noqa: E402,F401  (registers the routes)
+from . import consultations  # noqa: E402,F401
+from . import panels  # noqa: E402,F401
+from . import feeds  # noqa: E402,F401

@@ -1,0 +1,3 @@
+"""/api/v1 endpoints for panels: thin, calling scheduler.panels.services."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""Demo data for consultations, called by scheduler.demo.seed_demo inside its transaction."""
+
+from __future__ import annotations
+
+
+def seed(users: dict) -> None:
+    """users: e-mail → User of the demo people (see scheduler/demo.py)."""

@@ -1,0 +1,1 @@
+"""Calendar subscription feeds: models."""

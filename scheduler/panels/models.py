@@ -1,0 +1,1 @@
+"""The multidisciplinary expert panel: models."""

@@ -1,0 +1,1 @@
+"""Mail fixtures: a real SMTP server (aiosmtpd) for the tests. Owned by the delivery work."""
