@@ -58,6 +58,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+
+    from .jobs import init_app as jobs_init
+
+    jobs_init(app)
     return app
 
 

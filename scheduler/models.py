@@ -5,3 +5,4 @@ from .consultations.models import *  # noqa: F403
 from .panels.models import *  # noqa: F403
 from .delivery.models import *  # noqa: F403
 from .feeds.models import *  # noqa: F403
+from .delivery.microsoft_models import *  # noqa: F403

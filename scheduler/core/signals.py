@@ -4,7 +4,10 @@ twice). Every signal's sender is the changed object; `action` says what happened
 
 - booking_changed(booking, action="created"|"rescheduled"|"cancelled", previous_start=None)
 - panel_session_changed(session, action="published"|"updated"|"cancelled"|"held")
-- panel_case_changed(case, action="submitted"|"returned"|"declined"|"scheduled"|"moved"|"statement")
+- panel_case_changed(case, action="submitted"|"accepted"|"returned"|"declined"|"withdrawn"|"scheduled"|"moved"
+  |"statement")
+- teams_meeting_ready(meeting_key, join_url=...): the delivery worker created (or found) the Teams
+  meeting for a booking or panel session; invitations that carry the join link can now be queued.
 """
 
 from blinker import Namespace
@@ -14,3 +17,4 @@ _signals = Namespace()
 booking_changed = _signals.signal("booking-changed")
 panel_session_changed = _signals.signal("panel-session-changed")
 panel_case_changed = _signals.signal("panel-case-changed")
+teams_meeting_ready = _signals.signal("teams-meeting-ready")

@@ -2,4 +2,8 @@
 
 
 def init_app(app) -> None:
-    """Register this domain's blueprint, navigation, CLI commands and signal receivers."""
+    from .microsoft import init_app as microsoft_init
+    from .outbox import init_app as outbox_init
+
+    outbox_init(app)
+    microsoft_init(app)

@@ -2,7 +2,11 @@
 
 
 def init_app(app) -> None:
+    from .admin import init_app as admin_init
+    from .entra import init_app as entra_init
     from .views import bp, register_nav
 
     app.register_blueprint(bp)
     register_nav(app)
+    admin_init(app)
+    entra_init(app)
