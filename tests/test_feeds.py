@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 
 from scheduler.feeds.items import CANCELLED, CONFIRMED, FeedItem
 from scheduler.feeds.models import FeedRenderCache, FeedToken
+from scheduler.feeds.services import forget_rendered_in_memory
 
 from .conftest import csrf_token, serve
 
@@ -223,6 +224,7 @@ def build(items, now=NOW):
 
 
 def test_items_render_once_and_an_unchanged_feed_keeps_its_etag(app, db):
+    forget_rendered_in_memory()
     items = [item(n) for n in range(5)]
     first = build(items)
     db.session.commit()
@@ -230,6 +232,9 @@ def test_items_render_once_and_an_unchanged_feed_keeps_its_etag(app, db):
     second = build(items)
     assert second.rendered == 0
     assert second.body == first.body and second.etag == first.etag
+    forget_rendered_in_memory()  # another worker process: the texts come from the table
+    from_table = build(items)
+    assert from_table.rendered == 0 and from_table.etag == first.etag
     changed = [*items[:4], item(4, start=T0 + timedelta(days=9), sequence=1, updated_dt=datetime(2026, 12, 2, tzinfo=UTC))]
     third = build(changed)
     db.session.commit()
@@ -272,6 +277,7 @@ def test_window_past_90_days_and_cancelled_kept_30_days(app, db):
 def test_same_item_in_two_languages_is_cached_apart(app, db):
     from scheduler.feeds.services import FeedContext, build_feed
 
+    forget_rendered_in_memory()
     items = [item(1)]
     fi = build_feed("A", items, FeedContext(lang="fi", now=NOW, base_url="x"))
     sv = build_feed("A", items, FeedContext(lang="sv", now=NOW, base_url="x"))
@@ -283,8 +289,11 @@ def test_same_item_in_two_languages_is_cached_apart(app, db):
 
 @pytest.mark.parametrize("n", [3, 40])
 def test_feed_build_query_count_does_not_grow_with_items(app, db, n):
+    forget_rendered_in_memory()
     counts = []
-    for _round in range(2):  # cold cache, then warm
+    for round_ in range(3):  # cold; warm from the table alone; warm in this process
+        if round_ == 1:
+            forget_rendered_in_memory()
         statements = []
 
         def count(conn, cursor, statement, params, context, executemany):
@@ -297,6 +306,7 @@ def test_feed_build_query_count_does_not_grow_with_items(app, db, n):
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
         counts.append(len(statements))
-    # cold: select + savepoint + upsert + release; warm: the select alone
-    assert counts[1] == 1
+    # cold: select + savepoint + upsert + release; from the table: the select; in memory: nothing
     assert counts[0] <= 4
+    assert counts[1] == 1
+    assert counts[2] == 0

@@ -16,9 +16,11 @@ import hmac
 import json
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from flask import current_app
 from flask_babel import force_locale
@@ -184,9 +186,18 @@ class FeedContext:
         return self.base_url + path
 
     def keeps(self, item: FeedItem) -> bool:
-        if item.end < self.window_start:
+        return _keeper(self)(item)
+
+
+def _keeper(ctx: FeedContext) -> Callable[[FeedItem], bool]:
+    window_start, cancelled_since = ctx.window_start, ctx.cancelled_since
+
+    def keep(item: FeedItem) -> bool:
+        if item.end < window_start:
             return False
-        return item.status != CANCELLED or item.updated_dt >= self.cancelled_since
+        return item.status != CANCELLED or item.updated_dt >= cancelled_since
+
+    return keep
 
 
 @dataclass(frozen=True)
@@ -194,15 +205,56 @@ class BuiltFeed:
     body: bytes
     etag: str  # the hex digest, without quotes
     count: int
-    rendered: int  # items rendered anew for this request (cache misses)
+    rendered: int  # items rendered anew for this request (in no cache)
+
+
+class _Memory:
+    """This process's copy of recently used texts: cache key → (the item, its bytes), bounded in
+    size. In front of the table, so a warm feed reads no rendered text from the database; an
+    entry counts only while the item is equal to the one it was rendered from."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
+        self.data: dict[str, tuple[FeedItem, bytes]] = {}
+        self.size = 0
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+
+    def put(self, key: str, item: FeedItem, body: bytes) -> None:
+        with self._lock:
+            old = self.data.pop(key, None)
+            if old is not None:
+                self.size -= len(old[1])
+            self.data[key] = (item, body)
+            self.size += len(body)
+            while self.size > self.max_bytes and self.data:  # oldest first
+                _, (_, dropped) = _pop_first(self.data)
+                self.size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.data.clear()
+            self.size = 0
+
+
+def _pop_first(d: dict):
+    key = next(iter(d))
+    return key, d.pop(key)
+
+
+_memory = _Memory()
+
+
+def forget_rendered_in_memory() -> None:
+    """Drop this process's copies (the table stays)."""
+    _memory.clear()
 
 
 def _labels() -> dict[str, str]:
     return {"open": _("Open in the service"), "join": _("Join the meeting")}
 
 
-def _version(fingerprint: str, salt: str) -> str:
-    return hashlib.blake2b((salt + fingerprint).encode(), digest_size=16).hexdigest()
+def _version(salt: str, fingerprint: str) -> str:
+    return hashlib.sha256((salt + fingerprint).encode()).hexdigest()[:40]
 
 
 def _cached_texts(keys: list[str]) -> dict[str, tuple[str, str]]:
@@ -240,31 +292,43 @@ def _store_texts(rows: list[dict]) -> None:
 
 
 def build_feed(name: str, items: Iterable[FeedItem], ctx: FeedContext, tz_name: str | None = None) -> BuiltFeed:
-    """The calendar text of `items` (filtered to the window), reusing each unchanged item's text."""
+    """The calendar text of `items` (filtered to the window), reusing each unchanged item's text:
+    from this process's memory, else from the table (one query for all), else rendered now."""
     tz_name = tz_name or current_app.config["APP_TIMEZONE"]
-    kept = sorted((i for i in items if ctx.keeps(i)), key=lambda i: (i.start, i.uid))
+    kept = sorted(filter(_keeper(ctx), items), key=attrgetter("start", "uid"))
     labels = _labels()
     salt = f"{RENDER_VERSION}\x1f{tz_name}\x1f{labels['open']}\x1f{labels['join']}\x1f"
-    prefix = ctx.lang + ":"
-    keys = [prefix + i.key for i in kept]
-    cached = _cached_texts(keys)
-    parts = [calendar_head(name, tz_name)]
+    prefix = f"{ctx.lang}:"
+    mem_prefix = hashlib.sha256(salt.encode()).hexdigest()[:8] + ":"
+    memory = _memory.data
+    bodies: list[bytes | None] = []
+    wanted: list[tuple[int, str, FeedItem]] = []  # not in memory: (position, key, item)
+    for item in kept:
+        key = prefix + item.key
+        hit = memory.get(mem_prefix + key)
+        if hit is not None and hit[0] == item:
+            bodies.append(hit[1])
+        else:
+            wanted.append((len(bodies), key, item))
+            bodies.append(None)
     fresh: list[dict] = []
-    now = utcnow()
-    for key, item in zip(keys, kept, strict=True):
-        version = _version(item.fingerprint(), salt)
-        hit = cached.get(key)
-        if hit is not None and hit[0] == version:
-            parts.append(hit[1])
-            continue
-        text = render_vevent(item, labels, tz_name)
-        parts.append(text)
-        fresh.append({"cache_key": key, "version": version, "body": text, "rendered_dt": now})
-    parts.append(calendar_tail())
-    _store_texts(fresh)
-    body = "".join(parts).encode("utf-8")
-    return BuiltFeed(body=body, etag=hashlib.blake2b(body, digest_size=16).hexdigest(), count=len(kept),
-                     rendered=len(fresh))
+    if wanted:
+        stored = _cached_texts([w[1] for w in wanted])
+        now = utcnow()
+        for pos, key, item in wanted:
+            version = _version(salt, item.fingerprint())
+            row = stored.get(key)
+            if row is not None and row[0] == version:
+                text = row[1]
+            else:
+                text = render_vevent(item, labels, tz_name)
+                fresh.append({"cache_key": key, "version": version, "body": text, "rendered_dt": now})
+            body = text.encode("utf-8")
+            bodies[pos] = body
+            _memory.put(mem_prefix + key, item, body)
+        _store_texts(fresh)
+    data = b"".join([calendar_head(name, tz_name).encode("utf-8"), *bodies, calendar_tail().encode()])  # type: ignore[list-item]
+    return BuiltFeed(body=data, etag=hashlib.sha256(data).hexdigest()[:32], count=len(kept), rendered=len(fresh))
 
 
 def _context(user: User, now: datetime | None) -> FeedContext:
