@@ -43,8 +43,8 @@ def _app(database: str, instance: str):
 
 
 def seed(database: str, instance: str, sizes: list[int]) -> dict[int, str]:
-    """One booker per size with that many bookings (a quarter in the past 90 days); returns the
-    feed path of each."""
+    """One booker per size with that many bookings (hourly from 80 days ago on; every 50th
+    cancelled); returns the feed path of each."""
     from flask_migrate import upgrade
     from sqlalchemy import insert
 
@@ -73,8 +73,7 @@ def seed(database: str, instance: str, sizes: list[int]) -> dict[int, str]:
             db.session.add(series)
             db.session.flush()
             first = now - timedelta(days=80)
-            step = timedelta(hours=(80 * 24 * 4) // size) if size >= 4 * 80 * 24 else timedelta(hours=1)
-            starts = [first + i * step for i in range(size)]
+            starts = [first + timedelta(hours=i) for i in range(size)]  # hourly, from 80 days ago on
             db.session.execute(insert(ConsultationSlot), [
                 {"series_id": series.id, "start_dt": s, "end_dt": s + timedelta(minutes=30), "capacity": 1, "booked": 1}
                 for s in starts])

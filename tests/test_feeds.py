@@ -316,3 +316,18 @@ def test_feed_build_query_count_does_not_grow_with_items(app, db, n):
     assert counts[0] <= 4
     assert counts[1] == 1
     assert counts[2] == 0
+
+
+def test_changing_secret_key_changes_the_address(app, db, make_user, api):
+    user = make_user()
+    client = api(user)
+    old = feed_url(client)
+    saved = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = saved + "-rotated"
+    try:
+        assert client.client.get(path_of(old)).status_code == 404
+        new = feed_url(client)
+        assert new != old
+        assert client.client.get(path_of(new)).status_code == 200
+    finally:
+        app.config["SECRET_KEY"] = saved

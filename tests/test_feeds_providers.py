@@ -211,6 +211,48 @@ def test_cancelled_session_is_cancelled_for_the_secretary(app, db, world, panel_
     assert_no_case_text(personal(world.secretary, now=None).body)
 
 
+def test_times_taken_off_a_published_agenda_stay_cancelled(app, db, world, panel_world):
+    """The case moves on to the next (unpublished) session: the submitter's old time and the
+    expert's session stay in their feeds as cancelled; the case's new time replaces it (same UID)
+    once the next agenda is published."""
+    from scheduler.panels.services import cancel_session, publish_agenda
+
+    _panel, case, first, second = panel_world
+    db.session.refresh(case)
+    old_start = case.start_dt
+    cancel_session(first, actor=world.secretary, reason="Secret advice", now=NOW)
+    db.session.commit()
+    own = events(personal(world.worker, now=None))
+    assert own[case.ical_uid]["STATUS"] == "CANCELLED" and own[case.ical_uid]["DTSTART"].dt == old_start
+    exp = events(personal(world.expert, now=None))
+    assert exp[first.ical_uid]["STATUS"] == "CANCELLED"
+    for user in (world.worker, world.expert):
+        assert_no_case_text(personal(user, now=None).body)
+
+    publish_agenda(second, actor=world.secretary, now=NOW)
+    db.session.commit()
+    db.session.refresh(case)
+    own = events(personal(world.worker, now=None))
+    assert own[case.ical_uid]["STATUS"] == "CONFIRMED" and own[case.ical_uid]["DTSTART"].dt == case.start_dt
+    assert case.start_dt != old_start
+    exp = events(personal(world.expert, now=None))
+    assert exp[first.ical_uid]["STATUS"] == "CANCELLED" and exp[second.ical_uid]["STATUS"] == "CONFIRMED"
+
+
+def test_withdrawn_case_stays_cancelled_for_submitter_and_expert(app, db, world, panel_world):
+    from scheduler.panels.services import withdraw_case
+
+    _panel, case, first, _second = panel_world
+    withdraw_case(case, actor=world.worker, now=NOW)
+    db.session.commit()
+    assert events(personal(world.worker, now=None))[case.ical_uid]["STATUS"] == "CANCELLED"
+    assert events(personal(world.expert, now=None))[first.ical_uid]["STATUS"] == "CANCELLED"
+    assert events(personal(world.secretary, now=None))[first.ical_uid]["STATUS"] == "CONFIRMED"
+    # gone after 30 days
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert case.ical_uid not in events(personal(world.worker, now=later))
+
+
 def test_panel_feed_lists_session_dates(app, db, world, panel_world):
     from scheduler.feeds.services import panel_feed
 

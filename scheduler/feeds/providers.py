@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, timedelta
+from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from ..consultations.models import Booking, ConsultationSeries, ConsultationSlot, series_consultants
+from ..core.db import UTCDateTime
 from ..core.timefmt import to_local
 from ..extensions import db
 from ..panels.models import Panel, PanelCase, PanelCaseExpert, PanelSecretary, PanelSession
@@ -41,27 +43,43 @@ def _meeting_kinds() -> dict[str, str]:
 
 # --- consultations -------------------------------------------------------------------------------
 
-def consultation_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
-    """Consultations the user booked or hosts (is a consultant of the series). One query."""
-    hosted = select(series_consultants.c.series_id).where(series_consultants.c.user_id == user.id)
-    rows = db.session.execute(
+@cache
+def _bookings_statement():
+    """Built once: bookings the user made or hosts, in the window. Parameters: user_id,
+    window_start, cancelled_since."""
+    hosted = select(series_consultants.c.series_id).where(series_consultants.c.user_id == bindparam("user_id"))
+    return (
         select(Booking.id, Booking.ical_uid, Booking.start_dt, Booking.end_dt, Booking.status, Booking.sequence,
                Booking.join_url, Booking.updated_dt, ConsultationSeries.modality,
                Unit.name_fi, Unit.name_sv, Unit.name_en)
         .join(ConsultationSeries, Booking.series_id == ConsultationSeries.id)
         .join(Unit, ConsultationSeries.unit_id == Unit.id)
-        .where(or_(Booking.booker_id == user.id, Booking.series_id.in_(hosted)),
-               Booking.end_dt >= ctx.window_start,
-               or_(Booking.status != "cancelled", Booking.updated_dt >= ctx.cancelled_since))
+        .where(or_(Booking.booker_id == bindparam("user_id"), Booking.series_id.in_(hosted)),
+               Booking.end_dt >= bindparam("window_start", type_=UTCDateTime),
+               or_(Booking.status != "cancelled",
+                   Booking.updated_dt >= bindparam("cancelled_since", type_=UTCDateTime)))
     )
+
+
+def consultation_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
+    """Consultations the user booked or hosts (is a consultant of the series). One query."""
+    rows = db.session.connection().execute(_bookings_statement(), {"user_id": user.id, "window_start": ctx.window_start,
+                                                      "cancelled_since": ctx.cancelled_since})
     kinds = _meeting_kinds()
+    summaries: dict[tuple, str] = {}
+    url = ctx.url("/consultations/bookings/")
+    items = []
     for (b_id, uid, start, end, status, sequence, join_url, updated, modality, n_fi, n_sv, n_en) in rows:
-        yield FeedItem(
-            key=f"booking:{b_id}", uid=uid, start=start, end=end,
-            summary=f"{kinds.get(modality, kinds['in_person'])}: {_unit_name(ctx.lang, n_fi, n_sv, n_en)}",
+        summary = summaries.get((modality, n_fi, n_sv, n_en))
+        if summary is None:
+            summary = f"{kinds.get(modality, kinds['in_person'])}: {_unit_name(ctx.lang, n_fi, n_sv, n_en)}"
+            summaries[(modality, n_fi, n_sv, n_en)] = summary
+        items.append(FeedItem(
+            key=f"booking:{b_id}", uid=uid, start=start, end=end, summary=summary,
             status=CANCELLED if status == "cancelled" else CONFIRMED, updated_dt=updated, sequence=sequence,
-            url=ctx.url(f"/consultations/bookings/{b_id}"), join_url=join_url,
-        )
+            url=f"{url}{b_id}", join_url=join_url,
+        ))
+    return items
 
 
 def unit_with_code(code: str) -> Unit | None:
@@ -140,44 +158,85 @@ def _session_status(status: str) -> str:
     return CANCELLED if status in ("cancelled", "not_held") else CONFIRMED
 
 
-def panel_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
-    """Published panel sessions the user is invited to (a secretary of the panel or an expert on a
-    case in it), and for a submitter only their own case's time. Two queries."""
-    secretary_of = select(PanelSecretary.panel_id).where(PanelSecretary.user_id == user.id)
+@cache
+def _invited_sessions_statement():
+    """Built once: published sessions of panels the user is a secretary of, or with a case the user
+    is an expert on. Parameters: user_id, window_start."""
+    secretary_of = select(PanelSecretary.panel_id).where(PanelSecretary.user_id == bindparam("user_id"))
     expert_in = (select(PanelCase.session_id)
                  .join(PanelCaseExpert, PanelCaseExpert.case_id == PanelCase.id)
-                 .where(PanelCaseExpert.user_id == user.id, PanelCase.session_id.is_not(None)))
-    sessions = db.session.execute(
+                 .where(PanelCaseExpert.user_id == bindparam("user_id"), PanelCase.session_id.is_not(None)))
+    return (
         select(PanelSession.id, PanelSession.ical_uid, PanelSession.start_dt, PanelSession.end_dt,
                PanelSession.status, PanelSession.sequence, PanelSession.join_url, PanelSession.updated_dt, Panel.name)
         .join(Panel, PanelSession.panel_id == Panel.id)
-        .where(PanelSession.published_dt.is_not(None), PanelSession.end_dt >= ctx.window_start,
+        .where(PanelSession.published_dt.is_not(None),
+               PanelSession.end_dt >= bindparam("window_start", type_=UTCDateTime),
                or_(PanelSession.panel_id.in_(secretary_of), PanelSession.id.in_(expert_in)))
     )
-    title = _("Expert panel: %(panel)s")
-    for s_id, uid, start, end, status, sequence, join_url, updated, panel_name in sessions:
-        yield FeedItem(
-            key=f"panel-session:{s_id}", uid=uid, start=start, end=end, summary=title % {"panel": panel_name},
-            status=_session_status(status), updated_dt=updated, sequence=sequence,
-            url=ctx.url(f"/panels/sessions/{s_id}"), join_url=join_url,
-        )
-    own = db.session.execute(
+
+
+@cache
+def _own_cases_statement():
+    """Built once: the times of the user's own cases on published agendas. Parameters: user_id,
+    window_start. Only ids, times and statuses: none of the case's contents."""
+    return (
         select(PanelCase.id, PanelCase.ical_uid, PanelCase.start_dt, PanelCase.end_dt, PanelCase.status,
                PanelCase.sequence, PanelCase.updated_dt, PanelSession.status, PanelSession.join_url,
                PanelSession.updated_dt, Panel.name)
         .join(PanelSession, PanelCase.session_id == PanelSession.id)
         .join(Panel, PanelCase.panel_id == Panel.id)
-        .where(PanelCase.submitter_id == user.id, PanelSession.published_dt.is_not(None),
-               PanelCase.start_dt.is_not(None), PanelCase.end_dt >= ctx.window_start)
+        .where(PanelCase.submitter_id == bindparam("user_id"), PanelSession.published_dt.is_not(None),
+               PanelCase.start_dt.is_not(None),
+               PanelCase.end_dt >= bindparam("window_start", type_=UTCDateTime))
     )
+
+
+def panel_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
+    """Published panel sessions the user is invited to (a secretary of the panel or an expert on a
+    case in it), and for a submitter only their own case's time. Two queries."""
+    params = {"user_id": user.id, "window_start": ctx.window_start}
+    items = []
+    title = _("Expert panel: %(panel)s")
+    for s_id, uid, start, end, status, sequence, join_url, updated, panel_name in db.session.connection().execute(
+            _invited_sessions_statement(), params):
+        items.append(FeedItem(
+            key=f"panel-session:{s_id}", uid=uid, start=start, end=end, summary=title % {"panel": panel_name},
+            status=_session_status(status), updated_dt=updated, sequence=sequence,
+            url=ctx.url(f"/panels/sessions/{s_id}"), join_url=join_url,
+        ))
     own_title = _("Expert panel, your case: %(panel)s")
-    for c_id, uid, start, end, c_status, sequence, c_updated, s_status, join_url, s_updated, panel_name in own:
+    for c_id, uid, start, end, c_status, sequence, c_updated, s_status, join_url, s_updated, panel_name in (
+            db.session.connection().execute(_own_cases_statement(), params)):
         cancelled = c_status in ("withdrawn", "declined") or _session_status(s_status) == CANCELLED
-        yield FeedItem(
+        items.append(FeedItem(
             key=f"panel-case:{c_id}", uid=uid, start=start, end=end, summary=own_title % {"panel": panel_name},
             status=CANCELLED if cancelled else CONFIRMED, updated_dt=max(c_updated, s_updated), sequence=sequence,
             url=ctx.url(f"/panels/cases/{c_id}"), join_url=join_url,
-        )
+        ))
+    return items
+
+
+def tombstone_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
+    """Panel times that left the user's feed sources lately (see tombstones.py), as cancelled. Last
+    in PERSONAL_PROVIDERS: a live item with the same UID wins. One query."""
+    from .models import FeedTombstone
+
+    t = FeedTombstone
+    rows = db.session.connection().execute(
+        select(t.item_key, t.uid, t.start_dt, t.end_dt, t.sequence, t.panel_name, t.cancelled_dt)
+        .where(t.user_id == user.id, t.cancelled_dt >= ctx.cancelled_since, t.end_dt >= ctx.window_start))
+    titles = {"panel-case": _("Expert panel, your case: %(panel)s"), "panel-session": _("Expert panel: %(panel)s")}
+    paths = {"panel-case": "/panels/cases/", "panel-session": "/panels/sessions/"}
+    items = []
+    for key, uid, start, end, sequence, panel_name, cancelled in rows:
+        kind, _sep, ref = key.partition(":")
+        if kind not in titles:
+            continue
+        items.append(FeedItem(key=key, uid=uid, start=start, end=end, summary=titles[kind] % {"panel": panel_name},
+                              status=CANCELLED, updated_dt=cancelled, sequence=sequence,
+                              url=ctx.url(paths[kind] + ref)))
+    return items
 
 
 def panel_with_id(panel_id: int) -> Panel | None:
@@ -206,4 +265,7 @@ def panel_session_items(panel: Panel, ctx: FeedContext) -> Iterable[FeedItem]:
         )
 
 
-PERSONAL_PROVIDERS: list[Callable[[User, FeedContext], Iterable[FeedItem]]] = [consultation_items, panel_items]
+# In order of precedence: when two give the same UID, the first one's item is kept.
+PERSONAL_PROVIDERS: list[Callable[[User, FeedContext], Iterable[FeedItem]]] = [
+    consultation_items, panel_items, tombstone_items,
+]

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, lazyload
 
 from ..core.db import utcnow
 from ..core.errors import NotFound
@@ -66,29 +66,40 @@ def _new_nonce() -> str:
     return secrets.token_hex(TOKEN_BYTES)
 
 
-def ensure_feed_token(user: User) -> str:
-    """The user's feed token, creating it when the user has none yet.
-
-    Creation runs in its own short transaction (insert-if-absent, safe when two requests race) so
-    that a read-only page can show the address; the calling request's unit of work is untouched.
-    """
+def ensure_feed_token(user: User, *, own_transaction: bool = False) -> str:
+    """The user's feed token, creating it when the user has none yet (insert-if-absent, safe when
+    two requests race). The caller commits, except with own_transaction=True: then a missing row is
+    created and committed in a short transaction of its own, so that a read-only page (the profile)
+    can show the address without committing anything else (do not use it with unflushed writes
+    pending on SQLite: they would lock the file)."""
     row = db.session.get(FeedToken, user.id)
     if row is None:
         nonce = _new_nonce()
         table = FeedToken.__table__
-        with db.engine.begin() as conn:
-            stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(
-                user_id=user.id, nonce=nonce, token_hash=_sha256(_derive(nonce)), created_dt=utcnow()
-            ).on_conflict_do_nothing(index_elements=["user_id"])
-            conn.execute(stmt)
+        values = {"user_id": user.id, "nonce": nonce, "token_hash": _sha256(_derive(nonce)), "created_dt": utcnow()}
+
+        def insert(conn):
+            ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            conn.execute(ins(table).values(**values).on_conflict_do_nothing(index_elements=["user_id"]))
+
+        if own_transaction:
+            with db.engine.begin() as conn:
+                insert(conn)
+        else:
+            insert(db.session.connection())
         row = db.session.get(FeedToken, user.id, populate_existing=True)
         assert row is not None
     raw = _derive(row.nonce)
     digest = _sha256(raw)
     if not hmac.compare_digest(row.token_hash, digest):
         # SECRET_KEY was changed: the address changes with it (the old one no longer resolves).
-        db.session.execute(update(FeedToken).where(FeedToken.user_id == user.id).values(token_hash=digest))
-        db.session.flush()
+        stmt = update(FeedToken).where(FeedToken.user_id == user.id).values(token_hash=digest)
+        if own_transaction:
+            with db.engine.begin() as conn:
+                conn.execute(stmt)
+        else:
+            db.session.execute(stmt)
+        db.session.expire(row)
     return raw
 
 
@@ -112,11 +123,15 @@ def user_for_feed_token(raw: str, *, now: datetime | None = None) -> User | None
         return None
     digest = _sha256(raw)
     row = db.session.execute(
-        select(FeedToken).join(FeedToken.user).options(contains_eager(FeedToken.user))
+        select(FeedToken).join(FeedToken.user)
+        # a feed needs the user's id, language and state; roles and units load only if asked for
+        .options(contains_eager(FeedToken.user), lazyload(FeedToken.user, User.role_rows),
+                 lazyload(FeedToken.user, User.units))
         .where(FeedToken.token_hash == digest)
     ).scalar_one_or_none()
-    # found by its hash; compared again in constant time all the same
-    if row is None or not hmac.compare_digest(row.token_hash, digest) or not row.user.is_active:
+    # found by its hash; then checked in constant time against what the current key derives, so
+    # a changed SECRET_KEY retires every address at once (the profile shows the new one)
+    if row is None or not hmac.compare_digest(_derive(row.nonce), raw) or not row.user.is_active:
         return None
     now = now or utcnow()
     if row.last_used_dt is None or now - row.last_used_dt > _LAST_USED_EVERY:
@@ -336,9 +351,14 @@ def _context(user: User, now: datetime | None) -> FeedContext:
 
 
 def _collect(providers: Iterable[Callable[..., Iterable[FeedItem]]], *args) -> list[FeedItem]:
+    """Every provider's items; one item per UID (the earlier provider's)."""
     items: list[FeedItem] = []
+    seen: set[str] = set()
     for provider in providers:
-        items.extend(provider(*args))
+        for item in provider(*args):
+            if item.uid not in seen:
+                seen.add(item.uid)
+                items.append(item)
     return items
 
 
