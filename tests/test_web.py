@@ -125,3 +125,33 @@ def test_pages_are_not_cached_once_signed_in_but_static_files_are(client, make_u
     for path in ["/", "/profile", "/accessibility"]:
         assert client.get(path).headers["Cache-Control"] == "no-store", path
     assert client.get("/static/app.css").headers.get("Cache-Control", "") != "no-store"
+
+
+def test_accessibility_statement_in_three_languages(app, client):
+    """Law 306/2019: compliance status, content that is not accessible, a feedback channel answered
+    within 14 days (ACCESSIBILITY_CONTACT, default MAIL_FROM), the supervisory authority. Public."""
+    expected = {
+        "fi": ["Saavutettavuusseloste", "täyttää saavutettavuusvaatimukset osittain", "Ei-saavutettava sisältö",
+               "14 päivän", "Liikenne- ja viestintävirasto Traficom", "Saavutettavuusvalvonta", "306/2019"],
+        "sv": ["Tillgänglighetsutlåtande", "uppfyller tillgänglighetskraven delvis", "inte är tillgängligt",
+               "14 dagar", "Transport- och kommunikationsverket Traficom", "Tillgänglighetstillsynen"],
+        "en": ["Accessibility statement", "partially meets", "Content that is not accessible", "14 days",
+               "Finnish Transport and Communications Agency Traficom", "Accessibility supervision"],
+    }
+    for lang, phrases in expected.items():
+        resp = client.get("/accessibility", headers={"Accept-Language": lang})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 200 and f'lang="{lang}"' in html
+        for phrase in phrases:
+            assert phrase in html, (lang, phrase)
+        assert "www.saavutettavuusvaatimukset.fi" in html
+        assert f'href="mailto:{app.config["ACCESSIBILITY_CONTACT"]}"' in html
+    # every page links to it
+    assert 'href="/accessibility"' in client.get("/sign-in").get_data(as_text=True)
+    assert app.config["ACCESSIBILITY_CONTACT"] == app.config["MAIL_FROM"]
+    old = app.config["ACCESSIBILITY_CONTACT"]
+    app.config["ACCESSIBILITY_CONTACT"] = "saavutettavuus@hyvinvointialue.example.fi"
+    try:
+        assert "mailto:saavutettavuus@hyvinvointialue.example.fi" in client.get("/accessibility").get_data(as_text=True)
+    finally:
+        app.config["ACCESSIBILITY_CONTACT"] = old
