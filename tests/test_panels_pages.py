@@ -106,7 +106,13 @@ def test_experts_see_only_assigned_cases_after_publication(client, app, panel, p
 
 
 def test_figures_page_and_csv(client, panel, people, db):
-    from scheduler.panels.services import mark_held, publish_agenda, record_statement, return_case, schedule_case
+    from scheduler.panels.services import (
+        mark_held,
+        publish_agenda,
+        record_statement,
+        return_case,
+        schedule_case,
+    )
 
     a = submit(db, panel, people["worker"])
     b = submit(db, panel, people["worker"], municipality="Kemi")

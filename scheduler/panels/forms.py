@@ -20,7 +20,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..core.errors import DomainError
 from ..people.models import LANGUAGE_LABELS
 
-
 try:  # WTForms 3.3+: choices as SelectChoice (tuples are deprecated there)
     from wtforms.fields.choices import SelectChoice
 except ImportError:  # pragma: no cover (older WTForms)
