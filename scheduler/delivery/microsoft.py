@@ -358,6 +358,8 @@ def handle_graph_message(message: Any) -> None:
     meeting_key = payload.get("meeting_key", "")
     if not MEETING_KEY.match(meeting_key):
         raise PermanentFailure(f"graph message without a meeting key ({payload.get('op')!r})")
+    if not teams_enabled():
+        raise PermanentFailure("Teams is off (GRAPH_* settings are not set); the meeting was not synchronised")
     client = graph_client()
     try:
         url = sync_meeting(meeting_key, client)
