@@ -1,4 +1,4 @@
-"""Delivery
+"""Delivery: the outbox
 
 Revision ID: 0004
 Revises: 0003
@@ -18,8 +18,27 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.create_table('outbox_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=255), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_dt', scheduler.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_dt', scheduler.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_dt', scheduler.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_dt', scheduler.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('queued', 'sent', 'failed')", name=op.f('ck_outbox_messages_status')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_messages_dedupe_key'))
+    )
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_messages_due', ['status', 'next_attempt_dt'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_messages_due')
+    op.drop_table('outbox_messages')

@@ -1,1 +1,56 @@
-"""Delivery: models."""
+"""Delivery: the outbox of e-mails and Graph calls waiting to be delivered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.db import UTCDateTime, utcnow
+from ..extensions import db
+
+OUTBOX_STATUSES = ("queued", "sent", "failed")
+
+
+class OutboxMessage(db.Model):
+    """One thing to deliver (an e-mail, a Graph call), written in the transaction that causes it.
+
+    The payload holds what the handler of `kind` needs: never case content (no case reference,
+    question, background or statement), only service names, times, addresses and links.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status"),
+        Index("ix_outbox_messages_due", "status", "next_attempt_dt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The same key enqueued twice is one message (an invitation's UID + SEQUENCE + recipient, a reminder).
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def recipient(self) -> str:
+        """Who or what the message goes to, for the admin page (addresses or a meeting key)."""
+        p = self.payload or {}
+        to = p.get("to") or p.get("recipient") or p.get("meeting_key") or ""
+        if isinstance(to, list | tuple):
+            return ", ".join(str(t) for t in to)
+        return str(to)
+
+    @property
+    def subject(self) -> str:
+        return str((self.payload or {}).get("subject") or "")
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.kind} {self.status} attempts={self.attempts}>"

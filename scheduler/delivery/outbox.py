@@ -1,5 +1,262 @@
-"""The outbox: every e-mail and Graph call is written here in the transaction that causes it."""
+"""The outbox: every e-mail and Graph call is written here in the transaction that causes it, and
+delivered afterwards by `deliver_due()` (the scheduler's job every 30 s, or `flask outbox flush`).
+
+Guarantees:
+- nothing is lost: a message exists iff the change that caused it committed;
+- at least once: a message stays queued until its handler succeeded and the sent mark committed
+  (a crash in between rolls the claim back and the next run delivers it again);
+- acted on once: the handler's own database changes commit together with the sent mark, handlers
+  are idempotent towards the outside world (a stable Message-ID, Graph's externalId/transactionId),
+  and a dedupe_key makes enqueueing the same thing twice a no-op;
+- several workers at once: PostgreSQL claims rows with FOR UPDATE SKIP LOCKED; on SQLite (one
+  process) a conditional UPDATE makes a second runner skip a message already taken.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..core.db import utcnow
+from ..extensions import db
+from .models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[OutboxMessage], None]
+_HANDLERS: dict[str, Handler] = {}
+
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_BACKOFF_SECONDS = 60  # 1, 2, 4, 8 … minutes
+DEFAULT_BACKOFF_CAP_SECONDS = 3600
+BATCH_LIMIT = 500
+
+
+class RetryLater(Exception):  # noqa: N818  (the interface's name)
+    """The handler could not deliver now; try again after retry_after seconds (or the back-off)."""
+
+    def __init__(self, error: str, retry_after: float | None = None):
+        super().__init__(error)
+        self.error = error
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):  # noqa: N818
+    """The message can never be delivered as it is: no more automatic retries (an admin may retry)."""
+
+    def __init__(self, error: str):
+        super().__init__(error)
+        self.error = error
+
+
+def register_handler(kind: str, handler: Handler) -> None:
+    _HANDLERS[kind] = handler
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
+            not_before: datetime | None = None) -> OutboxMessage:
+    """Add a message to the current transaction (the caller commits). With a dedupe_key already
+    present (queued, sent or failed), nothing is added and the existing message is returned."""
+    if not_before is not None and not_before.tzinfo is None:
+        raise ValueError("not_before must be an aware datetime")
+    now = utcnow()
+    due = max(not_before, now) if not_before else now
+    if dedupe_key is None:
+        msg = OutboxMessage(kind=kind, payload=payload, next_attempt_dt=due, created_dt=now, updated_dt=now)
+        db.session.add(msg)
+        db.session.flush()
+        return msg
+    # INSERT … ON CONFLICT DO NOTHING: safe against a concurrent transaction enqueueing the same key
+    # (it waits for that one and then does nothing) and leaves the caller's transaction intact.
+    values = {"kind": kind, "payload": payload, "dedupe_key": dedupe_key, "status": "queued", "attempts": 0,
+              "next_attempt_dt": due, "created_dt": now, "updated_dt": now}
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    db.session.flush()
+    db.session.execute(stmt)
+    return db.session.execute(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).scalar_one()
+
+
+def _settings() -> tuple[int, float, float]:
+    cfg = current_app.config
+    return (int(cfg.get("OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
+            float(cfg.get("OUTBOX_BACKOFF_SECONDS", DEFAULT_BACKOFF_SECONDS)),
+            float(cfg.get("OUTBOX_BACKOFF_CAP_SECONDS", DEFAULT_BACKOFF_CAP_SECONDS)))
+
+
+def backoff_seconds(attempts: int, base: float = DEFAULT_BACKOFF_SECONDS,
+                    cap: float = DEFAULT_BACKOFF_CAP_SECONDS) -> float:
+    """After the n-th failed attempt: base · 2^(n-1), capped."""
+    return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+def _claim_next(now: datetime, tried: set[int]) -> OutboxMessage | None:
+    """Take one due message inside a new transaction, or None when nothing (untried) is due."""
+    stmt = (select(OutboxMessage)
+            .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_dt <= now)
+            .order_by(OutboxMessage.next_attempt_dt, OutboxMessage.id)
+            .limit(1))
+    if tried:
+        stmt = stmt.where(OutboxMessage.id.notin_(tried))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    msg = db.session.execute(stmt).scalar_one_or_none()
+    if msg is None:
+        db.session.rollback()
+        return None
+    tried.add(msg.id)
+    # The conditional UPDATE is the claim on SQLite (it also opens the write transaction there, so the
+    # handler's savepoint works); on PostgreSQL the row is locked already and it always matches.
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == msg.id, OutboxMessage.status == "queued",
+               OutboxMessage.attempts == msg.attempts)
+        .values(attempts=OutboxMessage.attempts + 1, updated_dt=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return _claim_next(now, tried)
+    db.session.refresh(msg)
+    return msg
+
+
+def deliver_one(msg: OutboxMessage) -> str:
+    """Run the handler for a claimed message and commit the outcome: "sent", "retry" or "failed"."""
+    max_attempts, base, cap = _settings()
+    handler = _HANDLERS.get(msg.kind)
+    outcome = "sent"
+    error: str | None = None
+    retry_after: float | None = None
+    savepoint = db.session.begin_nested()
+    try:
+        if handler is None:
+            raise RetryLater(f"no handler is registered for kind {msg.kind!r}")
+        handler(msg)
+        db.session.flush()
+    except RetryLater as exc:
+        outcome, error, retry_after = "retry", exc.error, exc.retry_after
+    except PermanentFailure as exc:
+        outcome, error = "failed", exc.error
+    except Exception as exc:  # any other failure: back off exponentially
+        outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+        log.warning("outbox message %s (%s) failed on attempt %s: %s", msg.id, msg.kind, msg.attempts,
+                    type(exc).__name__)
+    if outcome == "sent":
+        savepoint.commit()
+        msg.status, msg.sent_dt, msg.last_error = "sent", utcnow(), None
+    else:
+        if savepoint.is_active:
+            savepoint.rollback()
+        db.session.refresh(msg)
+        msg.last_error = (error or "")[:2000]
+        if outcome == "retry" and msg.attempts >= max_attempts:
+            outcome = "failed"
+            msg.last_error = f"{msg.last_error} (gave up after {msg.attempts} attempts)"[:2000]
+        if outcome == "failed":
+            msg.status = "failed"
+        else:
+            delay = retry_after if retry_after is not None else backoff_seconds(msg.attempts, base, cap)
+            msg.next_attempt_dt = utcnow() + timedelta(seconds=max(0.0, delay))
+        log.info("outbox message %s (%s): %s after attempt %s", msg.id, msg.kind, outcome, msg.attempts)
+    db.session.commit()
+    return outcome
+
+
+def deliver_due(now: datetime | None = None) -> dict:
+    """Deliver every message due at `now` (default: the present) once. Returns the counts."""
+    fixed_now = now
+    db.session.rollback()  # start from a clean transaction: each message commits on its own
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    tried: set[int] = set()
+    while len(tried) < BATCH_LIMIT:
+        # without an explicit `now`, follow-ups that handlers enqueue during this run are due too
+        msg = _claim_next(fixed_now or utcnow(), tried)
+        if msg is None:
+            break
+        try:
+            counts[deliver_one(msg)] += 1
+        except Exception:
+            # The outcome could not be stored (database gone): the claim rolls back, the message
+            # stays queued and the next run tries again.
+            db.session.rollback()
+            log.exception("outbox: could not record the outcome of message %s", msg.id)
+            break
+    return counts
+
+
+def retry_message(message_id: int) -> OutboxMessage | None:
+    """An admin's retry: a failed (or waiting) message is due again now with a fresh attempt count."""
+    msg = db.session.get(OutboxMessage, message_id)
+    if msg is None or msg.status == "sent":
+        return None
+    msg.status, msg.attempts, msg.next_attempt_dt = "queued", 0, utcnow()
+    return msg
+
+
+def retry_all_failed() -> int:
+    rows = db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.status == "failed")
+        .values(status="queued", attempts=0, next_attempt_dt=utcnow(), updated_dt=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return rows.rowcount or 0
+
+
+def delivery_job() -> None:
+    """The scheduler's job: deliver what is due (safe to run anywhere, any number of times)."""
+    deliver_due()
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+outbox_cli = AppGroup("outbox", help="The outbox of e-mails and Graph calls.")
+
+
+@outbox_cli.command("flush")
+def flush_command():
+    """Deliver everything due now, once. Failures stay queued for their retry time."""
+    counts = deliver_due()
+    click.echo(f"Sent {counts['sent']}, to retry later {counts['retry']}, failed {counts['failed']}.")
+
+
+@outbox_cli.command("status")
+def status_command():
+    """How many messages are queued, sent and failed."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    counts = dict(rows)
+    click.echo(" ".join(f"{s}={counts.get(s, 0)}" for s in ("queued", "sent", "failed")))
+
+
+@outbox_cli.command("retry-failed")
+def retry_failed_command():
+    """Queue every failed message again."""
+    n = retry_all_failed()
+    db.session.commit()
+    click.echo(f"Queued {n} failed message(s) again.")
 
 
 def init_app(app) -> None:
-    """Outbox handlers, admin pages, `outbox` CLI, signal receivers."""
+    """Outbox handlers, admin pages, `outbox` CLI, the delivery job, signal receivers."""
+    from ..jobs import register_job
+    from .mail import register as register_mail
+    from .views import init_app as views_init
+
+    register_mail()
+    views_init(app)
+    app.cli.add_command(outbox_cli)
+    register_job("outbox-deliver", delivery_job, {"trigger": "interval", "seconds": 30})
