@@ -247,7 +247,7 @@ def _enqueue(row: TeamsMeeting) -> None:
     from .outbox import enqueue
 
     enqueue(OUTBOX_KIND, {"op": "sync", "meeting_key": row.meeting_key, "version": row.version},
-            dedupe_key=f"graph:{row.meeting_key}:v{row.version}")
+            dedupe_key=f"graph:{row.external_id}:v{row.version}")
 
 
 def request_meeting(meeting_key: str, subject: str, start_dt: datetime, end_dt: datetime) -> None:
@@ -399,9 +399,7 @@ def teams_check() -> None:
 
 def init_app(app) -> None:
     """Register the 'graph' outbox handler and the `teams` CLI."""
+    from .outbox import register_handler
+
     app.cli.add_command(teams_cli)
-    try:
-        from .outbox import register_handler
-    except ImportError:  # the outbox is not there yet
-        return
     register_handler(OUTBOX_KIND, handle_graph_message)
