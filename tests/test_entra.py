@@ -210,3 +210,36 @@ def test_id_token_claim_checks(app):
                 {"exp": time.time() - 3600}, {"tid": ""}):
         with pytest.raises(DomainError):
             check_id_token_claims({**good, **bad}, authority_url=base, client_id=ENTRA_CLIENT_ID)
+
+
+def test_cli_shows_and_removes_a_link(app, db, make_user):
+    from scheduler.people.entra import entra_cli
+    from scheduler.people.models import User
+
+    user = make_user(email="hanna@hyvinvointialue.example")
+    user.entra_tenant_id, user.entra_object_id = TENANT_ID, "22222222-0000-4000-8000-000000000000"
+    db.session.commit()
+    runner = app.test_cli_runner()
+    out = runner.invoke(entra_cli, ["show", "Hanna@hyvinvointialue.example"])
+    assert out.exit_code == 0 and "22222222-0000-4000-8000-000000000000" in out.output
+    out = runner.invoke(entra_cli, ["unlink", "hanna@hyvinvointialue.example"])
+    assert out.exit_code == 0, out.output
+    db.session.expire_all()
+    assert db.session.get(User, user.id).entra_object_id is None
+    assert runner.invoke(entra_cli, ["unlink", "nobody@example.fi"]).exit_code != 0
+
+
+def test_after_unlinking_the_next_sign_in_links_the_new_microsoft_account(app, db, client, make_user, entra_settings):
+    from scheduler.people.entra import entra_cli
+    from scheduler.people.models import User
+
+    user = make_user(email="ilkka@hyvinvointialue.example", name="Ilkka")
+    user.entra_tenant_id, user.entra_object_id = TENANT_ID, "33333333-0000-4000-8000-000000000000"
+    db.session.commit()
+    person = DirectoryUser(upn="ilkka@hyvinvointialue.example", name="Ilkka")
+    entra_settings.sign_in_as(person)
+    assert full_flow(client).status_code == 403
+    assert app.test_cli_runner().invoke(entra_cli, ["unlink", "ilkka@hyvinvointialue.example"]).exit_code == 0
+    assert full_flow(client).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, user.id).entra_object_id == person.oid

@@ -20,7 +20,8 @@ tid + oid, provided the token's tid is our tenant. From then on only tid + oid c
 Microsoft account still gets in; a new Microsoft account with an old address does not). An account
 already linked to another Microsoft account is refused, as is a disabled account; with no account
 at all the person is told to ask the administrator (SSO never creates accounts: roles and units
-are an administrator's decision).
+are an administrator's decision). `flask entra show EMAIL` / `flask entra unlink EMAIL` let the
+administrator inspect or remove a link (the next sign-in then links anew).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import threading
 import time
 import warnings
 
+import click
 import msal
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
@@ -67,11 +69,13 @@ def resolve_entra_user(*, tenant_id: str, object_id: str, username: str | None, 
         select(User).where(User.entra_tenant_id == tid, User.entra_object_id == oid)
     ).scalar_one_or_none()
     if user is None:
-        addresses = {a.strip().lower() for a in (username, email) if a and "@" in a}
-        if addresses:
-            user = db.session.execute(
-                select(User).where(func.lower(User.email).in_(sorted(addresses)))
-            ).scalars().first()
+        for address in (username, email):  # the user name (UPN) first, then the optional email claim
+            if address and "@" in address:
+                user = db.session.execute(
+                    select(User).where(func.lower(User.email) == address.strip().lower())
+                ).scalar_one_or_none()
+                if user is not None:
+                    break
         if user is None:
             raise EntraRefused(str(_l("There is no account in this service for your Microsoft account. Ask your "
                                       "administrator to create one for you.")), code="entra_no_account")
@@ -199,8 +203,41 @@ def entra_callback():
     return redirect(safe_next(next_url, url_for("core.home")))
 
 
+entra_cli = click.Group("entra", help="Microsoft Entra ID sign-in: the links between accounts and Microsoft accounts.")
+
+
+@entra_cli.command("unlink")
+@click.argument("email")
+def unlink_command(email: str) -> None:
+    """Remove EMAIL's link to a Microsoft account; the next Entra sign-in with that address links anew."""
+    user = db.session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No account with the e-mail address {email}")
+    if not user.entra_object_id:
+        click.echo(f"{user.email} is not linked to a Microsoft account.")
+        return
+    user.entra_tenant_id = user.entra_object_id = None
+    db.session.commit()
+    log.info("Entra link removed from user %s", user.id)
+    click.echo(f"{user.email} is no longer linked to a Microsoft account.")
+
+
+@entra_cli.command("show")
+@click.argument("email")
+def show_command(email: str) -> None:
+    """Show EMAIL's Microsoft account link (tenant id and object id)."""
+    user = db.session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No account with the e-mail address {email}")
+    if user.entra_object_id:
+        click.echo(f"{user.email}: tenant {user.entra_tenant_id}, object {user.entra_object_id}")
+    else:
+        click.echo(f"{user.email} is not linked to a Microsoft account.")
+
+
 def init_app(app) -> None:
     """Register the Entra sign-in routes; they answer only when ENTRA_* is set (checked per request,
-    so the setting is read where the app runs)."""
+    so the setting is read where the app runs). And the `entra` CLI."""
+    app.cli.add_command(entra_cli)
     app.add_url_rule("/sign-in/entra", endpoint="people.entra_start", view_func=entra_start)
     app.add_url_rule("/sign-in/entra/callback", endpoint="people.entra_callback", view_func=entra_callback)
