@@ -411,6 +411,7 @@ class MicrosoftStandIn:
 def _make_handler(standin: MicrosoftStandIn):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
         def log_message(self, *args):  # quiet
             pass
