@@ -267,3 +267,35 @@ def test_teams_check_cli(app, graph_settings):
     app.config["GRAPH_CLIENT_SECRET"] = "wrong"
     result = app.test_cli_runner().invoke(teams_cli, ["check"])
     assert result.exit_code == 1 and "invalid_client" in result.output
+
+
+def test_a_cancellation_undone_before_delivery_keeps_the_meeting(app, db, graph_settings, ready_signals):
+    from scheduler.delivery.microsoft import cancel_meeting, join_url_for, request_meeting
+    from scheduler.delivery.outbox import deliver_due
+
+    request_meeting("booking:1", SUBJECT, START, END)
+    db.session.commit()
+    deliver_due()
+    url = join_url_for("booking:1")
+    cancel_meeting("booking:1")
+    db.session.commit()
+    request_meeting("booking:1", SUBJECT, START, END)
+    db.session.commit()
+    assert deliver_due()["sent"] == 2
+    assert join_url_for("booking:1") == url
+    assert len(graph_settings.meetings) == 1
+    assert graph_settings.calls("DELETE", "/onlineMeetings/") == []
+    assert len(graph_settings.calls("POST", "/createOrGet")) == 1
+
+
+def test_sub_second_times_do_not_cause_endless_updates(app, db, graph_settings):
+    from scheduler.delivery.microsoft import request_meeting
+    from scheduler.delivery.outbox import deliver_due
+
+    request_meeting("booking:1", SUBJECT, START.replace(microsecond=500), END.replace(microsecond=7))
+    db.session.commit()
+    deliver_due()
+    assert meeting_row(db).is_in_sync
+    request_meeting("booking:1", SUBJECT, START.replace(microsecond=900), END)
+    db.session.commit()
+    assert len(graph_messages(db)) == 1

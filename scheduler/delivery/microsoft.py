@@ -260,6 +260,8 @@ def request_meeting(meeting_key: str, subject: str, start_dt: datetime, end_dt: 
         return
     subject = (subject or "").strip()[:200]
     _check(meeting_key, subject, start_dt, end_dt)
+    # Graph keeps whole seconds; so do we, or every comparison would see a change
+    start_dt, end_dt = start_dt.replace(microsecond=0), end_dt.replace(microsecond=0)
     row = _row(meeting_key)
     if row is None:
         try:
@@ -274,11 +276,15 @@ def request_meeting(meeting_key: str, subject: str, start_dt: datetime, end_dt: 
             _enqueue(row)
             return
     if row.is_cancelled:
-        # a cancelled meeting stays deleted in Graph; a revived one is a new Teams meeting
-        row.external_id = _external_id()
-        row.is_cancelled = row.is_deleted_in_graph = False
-        row.graph_id = row.join_url = row.synced_subject = None
-        row.synced_start_dt = row.synced_end_dt = None
+        row.is_cancelled = False
+        if row.is_deleted_in_graph or row.graph_id is None:
+            # deleted in Graph (or never made, or made by a run that crashed): a new Teams meeting,
+            # under a new externalId so createOrGet cannot hand back the old one
+            row.external_id = _external_id()
+            row.is_deleted_in_graph = False
+            row.graph_id = row.join_url = row.synced_subject = None
+            row.synced_start_dt = row.synced_end_dt = None
+        # else: the deletion was still waiting in the outbox; the same meeting simply stays
     elif (row.subject, row.start_dt, row.end_dt) == (subject, start_dt, end_dt):
         return
     row.subject, row.start_dt, row.end_dt = subject, start_dt, end_dt
