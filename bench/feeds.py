@@ -146,18 +146,22 @@ def main(argv: list[str] | None = None) -> None:
     static.mkdir()
     port = _free_port()
     env = dict(os.environ, PYTHONWARNINGS="ignore")
+    server_log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115  (open while the server runs)
     proc = subprocess.Popen([sys.executable, __file__, "--serve", database, tmp, str(port), str(static)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=server_log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     http = requests.Session()
     http.trust_env = False
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                http.get(base + "/healthz", timeout=1)
+                http.get(base + "/healthz", timeout=5)
                 break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the server did not start; see " + str(Path(tmp) / "server.log")) from None
+                time.sleep(0.2)
         print(f"\n{'events':>7} {'bytes':>10} {'what':<34} {'median':>8} {'p95':>8}  (ms, {args.requests} requests)")
 
         def timed(path: str, n: int, headers=None, before=None) -> tuple[list[float], requests.Response]:
@@ -191,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        server_log.close()
 
 
 if __name__ == "__main__":
