@@ -158,7 +158,8 @@ def test_request_log_never_shows_the_token(app, db, make_user, api, caplog):
     try:
         with serve(app) as base:
             assert requests.get(base + path_of(url), timeout=10).status_code == 200
-            assert requests.get(base + path_of(url).replace(token, token[:-1] + "x"), timeout=10).status_code == 404
+            wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
+            assert requests.get(base + path_of(url).replace(token, wrong), timeout=10).status_code == 404
     finally:
         werkzeug_log.disabled = was_disabled
     lines = [r.getMessage() for r in caplog.records]

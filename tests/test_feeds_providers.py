@@ -334,3 +334,32 @@ def test_personal_feed_query_count_is_constant(app, db, world, panel_world):
 
     few, many = count_queries(2), count_queries(25)
     assert few == many, (few, many)
+
+
+def test_unchanged_feed_is_served_from_its_state_and_never_reads_case_columns(app, db, world, consultation,
+                                                                                panel_world):
+    from scheduler.consultations.services import cancel_booking
+
+    _series, booking = consultation
+    forget_rendered_in_memory()
+    statements: list[str] = []
+    listener = lambda *a: statements.append(a[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        first = personal(world.worker)
+        built = len(statements)
+        statements.clear()
+        again = personal(world.worker)
+        state_only = list(statements)
+        cancel_booking(actor=world.worker, booking_id=booking.id, reason="", now=NOW)
+        db.session.commit()
+        statements.clear()
+        changed = personal(world.worker, now=None)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert again is first and len(state_only) == 4 < built  # four aggregate queries, no items read
+    assert changed.etag != first.etag
+    assert events(changed)[booking.ical_uid]["STATUS"] == "CANCELLED"
+    everything = " ".join(statements + state_only).lower()
+    for column in ("case_ref", "question", "background", "services_tried", "municipality", "statement"):
+        assert column not in everything

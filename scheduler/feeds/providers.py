@@ -51,7 +51,7 @@ def _bookings_statement():
     return (
         select(Booking.id, Booking.ical_uid, Booking.start_dt, Booking.end_dt, Booking.status, Booking.sequence,
                Booking.join_url, Booking.updated_dt, ConsultationSeries.modality,
-               Unit.name_fi, Unit.name_sv, Unit.name_en)
+               Unit.name_fi, Unit.name_sv, Unit.name_en, ConsultationSeries.updated_dt.label("series_updated_dt"))
         .join(ConsultationSeries, Booking.series_id == ConsultationSeries.id)
         .join(Unit, ConsultationSeries.unit_id == Unit.id)
         .where(or_(Booking.booker_id == bindparam("user_id"), Booking.series_id.in_(hosted)),
@@ -69,7 +69,7 @@ def consultation_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
     summaries: dict[tuple, str] = {}
     url = ctx.url("/consultations/bookings/")
     items = []
-    for (b_id, uid, start, end, status, sequence, join_url, updated, modality, n_fi, n_sv, n_en) in rows:
+    for (b_id, uid, start, end, status, sequence, join_url, updated, modality, n_fi, n_sv, n_en, _series) in rows:
         summary = summaries.get((modality, n_fi, n_sv, n_en))
         if summary is None:
             summary = f"{kinds.get(modality, kinds['in_person'])}: {_unit_name(ctx.lang, n_fi, n_sv, n_en)}"
@@ -168,7 +168,8 @@ def _invited_sessions_statement():
                  .where(PanelCaseExpert.user_id == bindparam("user_id"), PanelCase.session_id.is_not(None)))
     return (
         select(PanelSession.id, PanelSession.ical_uid, PanelSession.start_dt, PanelSession.end_dt,
-               PanelSession.status, PanelSession.sequence, PanelSession.join_url, PanelSession.updated_dt, Panel.name)
+               PanelSession.status, PanelSession.sequence, PanelSession.join_url, PanelSession.updated_dt, Panel.name,
+               Panel.updated_dt.label("panel_updated_dt"))
         .join(Panel, PanelSession.panel_id == Panel.id)
         .where(PanelSession.published_dt.is_not(None),
                PanelSession.end_dt >= bindparam("window_start", type_=UTCDateTime),
@@ -183,7 +184,8 @@ def _own_cases_statement():
     return (
         select(PanelCase.id, PanelCase.ical_uid, PanelCase.start_dt, PanelCase.end_dt, PanelCase.status,
                PanelCase.sequence, PanelCase.updated_dt, PanelSession.status, PanelSession.join_url,
-               PanelSession.updated_dt, Panel.name)
+               PanelSession.updated_dt.label("session_updated_dt"), Panel.name,
+               Panel.updated_dt.label("panel_updated_dt"))
         .join(PanelSession, PanelCase.session_id == PanelSession.id)
         .join(Panel, PanelCase.panel_id == Panel.id)
         .where(PanelCase.submitter_id == bindparam("user_id"), PanelSession.published_dt.is_not(None),
@@ -198,7 +200,7 @@ def panel_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
     params = {"user_id": user.id, "window_start": ctx.window_start}
     items = []
     title = _("Expert panel: %(panel)s")
-    for s_id, uid, start, end, status, sequence, join_url, updated, panel_name in db.session.connection().execute(
+    for s_id, uid, start, end, status, sequence, join_url, updated, panel_name, _panel in db.session.connection().execute(
             _invited_sessions_statement(), params):
         items.append(FeedItem(
             key=f"panel-session:{s_id}", uid=uid, start=start, end=end, summary=title % {"panel": panel_name},
@@ -206,7 +208,7 @@ def panel_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
             url=ctx.url(f"/panels/sessions/{s_id}"), join_url=join_url,
         ))
     own_title = _("Expert panel, your case: %(panel)s")
-    for c_id, uid, start, end, c_status, sequence, c_updated, s_status, join_url, s_updated, panel_name in (
+    for c_id, uid, start, end, c_status, sequence, c_updated, s_status, join_url, s_updated, panel_name, _panel in (
             db.session.connection().execute(_own_cases_statement(), params)):
         cancelled = c_status in ("withdrawn", "declined") or _session_status(s_status) == CANCELLED
         items.append(FeedItem(
@@ -265,7 +267,34 @@ def panel_session_items(panel: Panel, ctx: FeedContext) -> Iterable[FeedItem]:
         )
 
 
+def personal_state(user: User, ctx: FeedContext) -> tuple:
+    """What the personal feed's items depend on, in a few rows: for each source, how many rows are
+    in the window and when the latest of them (and of the series, sessions and panels they name)
+    changed. A change to any item changes this (every change stamps updated_dt); so does an item
+    leaving the window (the count). Four aggregate queries."""
+    from .models import FeedTombstone
+
+    conn = db.session.connection()
+    params = {"user_id": user.id, "window_start": ctx.window_start, "cancelled_since": ctx.cancelled_since}
+    b = _bookings_statement().subquery()
+    consultations = conn.execute(
+        select(func.count(), func.max(b.c.updated_dt), func.max(b.c.series_updated_dt)), params).one()
+    sessions = _invited_sessions_statement().subquery()
+    invited = conn.execute(
+        select(func.count(), func.max(sessions.c.updated_dt), func.max(sessions.c.panel_updated_dt)), params).one()
+    cases = _own_cases_statement().subquery()
+    own = conn.execute(
+        select(func.count(), func.max(cases.c.updated_dt), func.max(cases.c.session_updated_dt),
+               func.max(cases.c.panel_updated_dt)), params).one()
+    t = FeedTombstone
+    gone = conn.execute(select(func.count(), func.max(t.cancelled_dt))
+                        .where(t.user_id == user.id, t.cancelled_dt >= ctx.cancelled_since,
+                               t.end_dt >= ctx.window_start)).one()
+    return tuple(consultations) + tuple(invited) + tuple(own) + tuple(gone)
+
+
 # In order of precedence: when two give the same UID, the first one's item is kept.
 PERSONAL_PROVIDERS: list[Callable[[User, FeedContext], Iterable[FeedItem]]] = [
     consultation_items, panel_items, tombstone_items,
 ]
+PERSONAL_STATE = personal_state

@@ -1,10 +1,14 @@
 """Calendar subscription feeds: building feeds from the providers' items (addresses: tokens.py).
 
-Feeds: the providers (providers.py) return plain FeedItems; each item's
-VEVENT text is kept in `feed_render_cache` under its key and a fingerprint of its content, and
-a feed is the envelope plus the concatenated texts. A personal feed costs a constant number of queries:
-the token (with its user), four from the providers, one for cached texts missing from the
-worker's memory, and one upsert when something had to be rendered.
+The providers (providers.py) return plain FeedItems. Each item's VEVENT text is rendered once and
+kept: in this worker's memory and in the `feed_render_cache` table, under the item's key and a
+fingerprint of its content, so a feed is the envelope plus concatenated texts; DTSTAMP is the
+item's last change, so an unchanged feed has the same bytes and ETag. A personal feed is also kept
+whole in memory with the state of its sources (four aggregate queries): while that state holds,
+the feed is served without reading its items.
+
+Queries per personal feed, whatever its size: the token with its user; four aggregates; on a
+change, four item queries, one for texts missing from memory and one upsert of new texts.
 """
 
 from __future__ import annotations
@@ -132,9 +136,50 @@ def _pop_first(d: dict):
 _memory = _Memory()
 
 
+class _FeedMemo:
+    """This process's last build of each personal feed, with the state it was built from (counts and
+    latest changes of its sources, from one aggregate query per provider). While the state is the
+    same, the feed is served without reading its items. Bounded in size; an entry also expires after
+    MEMO_MAX_AGE, for what no state covers (a unit renamed)."""
+
+    MAX_AGE = timedelta(hours=6)
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
+        self.data: dict[tuple, tuple[tuple, datetime, BuiltFeed]] = {}
+        self.size = 0
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, state: tuple, now: datetime) -> BuiltFeed | None:
+        hit = self.data.get(key)
+        if hit is None or hit[0] != state or now - hit[1] > self.MAX_AGE:
+            return None
+        return hit[2]
+
+    def put(self, key: tuple, state: tuple, now: datetime, feed: BuiltFeed) -> None:
+        with self._lock:
+            old = self.data.pop(key, None)
+            if old is not None:
+                self.size -= len(old[2].body)
+            self.data[key] = (state, now, feed)
+            self.size += len(feed.body)
+            while self.size > self.max_bytes and self.data:
+                _, (_, _, dropped) = _pop_first(self.data)
+                self.size -= len(dropped.body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.data.clear()
+            self.size = 0
+
+
+_feed_memo = _FeedMemo()
+
+
 def forget_rendered_in_memory() -> None:
-    """Drop this process's copies (the table stays)."""
+    """Drop this process's copies of texts and feeds (the table stays)."""
     _memory.clear()
+    _feed_memo.clear()
 
 
 def _labels() -> dict[str, str]:
@@ -236,14 +281,24 @@ def _collect(providers: Iterable[Callable[..., Iterable[FeedItem]]], *args) -> l
 
 
 def personal_feed(user: User, *, now: datetime | None = None) -> BuiltFeed:
-    """The consultations the user booked or hosts and the panel times they are invited to."""
-    from .providers import PERSONAL_PROVIDERS
+    """The consultations the user booked or hosts and the panel times they are invited to.
+
+    First the state of its sources (one aggregate query each); unchanged since this process last
+    built the feed, the same feed again. Otherwise the items, and texts from the caches."""
+    from .providers import PERSONAL_PROVIDERS, PERSONAL_STATE
 
     ctx = _context(user, now)
+    key = ("personal", user.id, ctx.lang, ctx.base_url, current_app.config["APP_TIMEZONE"], ctx.now.date())
+    state = PERSONAL_STATE(user, ctx)
+    feed = _feed_memo.get(key, state, ctx.now)
+    if feed is not None:
+        return feed
     with force_locale(ctx.lang):
         name = _("Consultations and expert panel")
         items = _collect(PERSONAL_PROVIDERS, user, ctx)
-        return build_feed(name, items, ctx)
+        feed = build_feed(name, items, ctx)
+    _feed_memo.put(key, state, ctx.now, feed)
+    return feed
 
 
 def unit_feed(user: User, unit_code: str, *, now: datetime | None = None) -> BuiltFeed:
