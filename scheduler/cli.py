@@ -102,11 +102,20 @@ def seed_demo_command():
 
     from .demo import DemoRefused, seed_demo
 
+    from .demo import demo_logins, demo_present
+
+    production = current_app.config["PRODUCTION"]
     try:
-        logins = seed_demo(production=current_app.config["PRODUCTION"])
+        logins = seed_demo(production=production)
     except DemoRefused as exc:
+        if not production and demo_present():  # `make run` again: show the logins again
+            _print_logins(demo_logins())
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
+    _print_logins(logins)
+
+
+def _print_logins(logins: dict) -> None:
     click.echo(f"Demo logins (password for all: {logins['password']}):")
     for email, what in logins["users"]:
         click.echo(f"  {email:40} {what}")
