@@ -100,9 +100,7 @@ def seed_demo_command():
     """Fill an empty database with a believable demo region and print the demo logins."""
     from flask import current_app
 
-    from .demo import DemoRefused, seed_demo
-
-    from .demo import demo_logins, demo_present
+    from .demo import DemoRefused, demo_logins, demo_present, seed_demo
 
     production = current_app.config["PRODUCTION"]
     try:
