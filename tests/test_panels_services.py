@@ -424,3 +424,31 @@ def test_who_reads_a_case_and_the_log(panel, db, people):
     reads = db.session.scalars(select(PanelCaseRead).order_by(PanelCaseRead.id)).all()
     assert [(r.user_id, r.case_id, r.via) for r in reads] == [
         (people["worker"].id, a.id, "page"), (people["secretary"].id, a.id, "api"), (people["psych"].id, a.id, "page")]
+
+
+def test_teams_join_link_is_kept_on_the_session(panel, db):
+    from scheduler.core.signals import teams_meeting_ready
+
+    session = panel.sessions[1]
+    teams_meeting_ready.send(f"panel-session:{session.id}", join_url="https://teams.microsoft.com/l/meetup-join/x")
+    teams_meeting_ready.send("booking:1", join_url="https://teams.microsoft.com/l/other")
+    db.session.commit()
+    assert session.join_url == "https://teams.microsoft.com/l/meetup-join/x"
+
+
+def test_top_up_job_runs_through_the_job_runner(panel, app, db):
+    from scheduler.jobs import JOBS, job_by_id, run_job
+    from scheduler.panels import register_jobs
+    from scheduler.panels.models import PanelSession
+
+    before = list(JOBS)
+    try:
+        register_jobs()
+        job_id, func, _trigger = job_by_id("panel-sessions-top-up")
+        db.session.execute(PanelSession.__table__.delete().where(PanelSession.id == panel.sessions[-1].id))
+        db.session.commit()
+        run_job(app, job_id, func)  # real time: tops up to twelve months from today
+        db.session.expire_all()
+        assert panel.sessions[-1].start_dt > datetime.now(UTC) + timedelta(days=300)
+    finally:
+        JOBS[:] = before

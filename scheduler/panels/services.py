@@ -1032,3 +1032,16 @@ def case_reads(*, limit: int = 200, offset: int = 0, case_id: int | None = None)
     if case_id:
         q = q.where(PanelCaseRead.case_id == case_id)
     return list(db.session.execute(q.limit(limit).offset(offset)).unique().scalars())
+
+
+def on_teams_meeting_ready(meeting_key: str, join_url: str | None = None, **_kw) -> None:
+    """teams_meeting_ready receiver: keep the session's join link (shown on its page and agenda)."""
+    if not meeting_key.startswith("panel-session:") or not join_url:
+        return
+    try:
+        session = db.session.get(PanelSession, int(meeting_key.split(":", 1)[1]))
+    except ValueError:
+        return
+    if session is not None and session.join_url != join_url:
+        session.join_url = join_url
+        db.session.flush()
