@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 def test_demo_panel(app, db):
     from scheduler.demo import seed_demo
+    from scheduler.panels.cases import suggest_experts
     from scheduler.panels.models import Panel, PanelCase
-    from scheduler.panels.services import suggest_experts
 
     seed_demo(production=False)
     db.session.commit()
