@@ -19,6 +19,7 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.signals import panel_case_changed, panel_session_changed
@@ -233,8 +234,13 @@ def lock_session(session_id: int) -> PanelSession:
 
 
 def _agenda_cases(session: PanelSession, exclude_id: int | None = None) -> list[PanelCase]:
+    # fresh rows (another secretary may have changed the agenda before our lock); the collections
+    # are not needed for re-timing, so they are not reloaded here
     q = (select(PanelCase).where(PanelCase.session_id == session.id, PanelCase.status.in_(("scheduled", "handled")))
-         .order_by(PanelCase.position, PanelCase.id).execution_options(populate_existing=True))
+         .order_by(PanelCase.position, PanelCase.id)
+         .options(lazyload(PanelCase.areas), lazyload(PanelCase.experts), lazyload(PanelCase.submitter),
+                  lazyload(PanelCase.panel))
+         .execution_options(populate_existing=True))
     return [c for c in db.session.execute(q).unique().scalars() if c.id != exclude_id]
 
 
