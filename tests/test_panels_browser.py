@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def lapland(db, people):
-    from scheduler.panels.services import create_panel
+    from scheduler.panels.panel_admin import create_panel
 
     panel = create_panel(
         actor=people["admin"], name="Lapin asiantuntijatyöryhmä", region="Lappi", rrule="FREQ=MONTHLY;BYDAY=2TH",
@@ -123,12 +123,8 @@ def _axe(page) -> list[str]:
 
 
 def test_panel_pages_pass_axe(page, live_server, lapland, people, db):
-    from scheduler.panels.services import (
-        publish_agenda,
-        record_statement,
-        schedule_case,
-        submit_case,
-    )
+    from scheduler.panels.cases import record_statement, schedule_case, submit_case
+    from scheduler.panels.services import publish_agenda
 
     case = submit_case(actor=people["worker"], panel_id=lapland.id, case_ref="ROI-1", child_age=9,
                        municipality="Kemi", language="fi", background="Tausta", questions="Kysymys?",

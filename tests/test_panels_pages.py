@@ -79,7 +79,8 @@ def test_secretary_inbox_schedule_publish_and_statement(client, panel, people, d
 
 
 def test_experts_see_only_assigned_cases_after_publication(client, app, panel, people, db):
-    from scheduler.panels.services import publish_agenda, schedule_case
+    from scheduler.panels.cases import schedule_case
+    from scheduler.panels.services import publish_agenda
 
     case = submit(db, panel, people["worker"])
     other = submit(db, panel, people["other_worker"], case_ref="OTHER-9", background="Toinen tausta")
@@ -106,13 +107,8 @@ def test_experts_see_only_assigned_cases_after_publication(client, app, panel, p
 
 
 def test_figures_page_and_csv(client, panel, people, db):
-    from scheduler.panels.services import (
-        mark_held,
-        publish_agenda,
-        record_statement,
-        return_case,
-        schedule_case,
-    )
+    from scheduler.panels.cases import record_statement, return_case, schedule_case
+    from scheduler.panels.services import mark_held, publish_agenda
 
     a = submit(db, panel, people["worker"])
     b = submit(db, panel, people["worker"], municipality="Kemi")

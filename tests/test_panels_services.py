@@ -47,7 +47,7 @@ def test_panel_sessions_for_twelve_months_without_july(panel, db):
 
 
 def test_public_holidays_are_skipped(db, people):
-    from scheduler.panels.services import create_panel
+    from scheduler.panels.panel_admin import create_panel
 
     p = create_panel(actor=people["admin"], name="Maanantairyhmä", rrule="FREQ=MONTHLY;BYDAY=1MO",
                      first_start="2027-09-06T09:00", session_minutes=120, case_minutes=30, now=NOW)
@@ -80,7 +80,7 @@ def test_top_up_is_idempotent_and_keeps_moved_sessions(panel, db, people):
 def test_panel_validation_changes_nothing(db, people):
     from scheduler.core.errors import Forbidden, ValidationFailed
     from scheduler.panels.models import Panel
-    from scheduler.panels.services import create_panel
+    from scheduler.panels.panel_admin import create_panel
 
     with pytest.raises(ValidationFailed) as exc:
         create_panel(actor=people["admin"], name="", rrule="NONSENSE", first_start="x", session_minutes=5,
@@ -103,8 +103,8 @@ def test_submit_case(panel, db, people, signals):
 
 def test_submission_refuses_identity_codes_and_saves_nothing(panel, db, people):
     from scheduler.core.errors import ValidationFailed
+    from scheduler.panels.cases import submit_case
     from scheduler.panels.models import PanelCase
-    from scheduler.panels.services import submit_case
 
     with pytest.raises(ValidationFailed) as exc:
         submit_case(actor=people["worker"], panel_id=panel.id, now=NOW,
@@ -120,7 +120,7 @@ def test_submission_refuses_identity_codes_and_saves_nothing(panel, db, people):
 
 def test_only_social_workers_submit_and_deadline_passed_session_refused(panel, db, people):
     from scheduler.core.errors import Forbidden, ValidationFailed
-    from scheduler.panels.services import submit_case
+    from scheduler.panels.cases import submit_case
 
     with pytest.raises(Forbidden):
         submit_case(actor=people["lawyer"], panel_id=panel.id, now=NOW, **CASE)
@@ -133,7 +133,7 @@ def test_only_social_workers_submit_and_deadline_passed_session_refused(panel, d
 
 def test_edit_until_accepted_return_and_withdraw(panel, db, people, signals):
     from scheduler.core.errors import Conflict, Forbidden
-    from scheduler.panels.services import accept_case, return_case, update_case, withdraw_case
+    from scheduler.panels.cases import accept_case, return_case, update_case, withdraw_case
 
     case = submit(db, panel, people["worker"])
     update_case(case, actor=people["worker"], now=NOW, **dict(CASE, questions="Uusi kysymys?"))
@@ -157,7 +157,7 @@ def test_edit_until_accepted_return_and_withdraw(panel, db, people, signals):
 # --- the secretary -----------------------------------------------------------------------------
 
 def test_schedule_accepts_and_appends_with_times(panel, db, people, signals):
-    from scheduler.panels.services import move_on_agenda, schedule_case
+    from scheduler.panels.cases import move_on_agenda, schedule_case
 
     session = panel.sessions[1]  # to 11.2.2027 12.30–15.30
     a = submit(db, panel, people["worker"])
@@ -181,7 +181,7 @@ def test_schedule_accepts_and_appends_with_times(panel, db, people, signals):
 
 def test_session_capacity_is_enforced(panel, db, people):
     from scheduler.core.errors import Conflict, Forbidden
-    from scheduler.panels.services import schedule_case, set_case_minutes
+    from scheduler.panels.cases import schedule_case, set_case_minutes
 
     session = panel.sessions[1]
     cases = [submit(db, panel, people["worker"], case_ref=f"ROI-{i}") for i in range(5)]
@@ -200,7 +200,7 @@ def test_session_capacity_is_enforced(panel, db, people):
 
 
 def test_a_case_can_take_longer(panel, db, people):
-    from scheduler.panels.services import schedule_case, set_case_minutes
+    from scheduler.panels.cases import schedule_case, set_case_minutes
 
     session = panel.sessions[1]
     a, b = submit(db, panel, people["worker"]), submit(db, panel, people["worker"], case_ref="B")
@@ -215,8 +215,9 @@ def test_two_secretaries_cannot_overfill_a_session(panel, db, people, app, make_
     """Secretary A holds the session's lock; B's scheduling waits for it and then finds it full."""
     from scheduler.core.errors import Conflict
     from scheduler.extensions import db as _db
+    from scheduler.panels.cases import schedule_case
     from scheduler.panels.models import PanelCase, PanelSecretary
-    from scheduler.panels.services import get_case, lock_session, schedule_case
+    from scheduler.panels.services import get_case, lock_session
 
     second = make_user(email="sihteeri2@example.fi", roles=("secretary",))
     db.session.add(PanelSecretary(panel_id=panel.id, user_id=second.id))
@@ -277,7 +278,7 @@ def test_two_secretaries_cannot_overfill_a_session(panel, db, people, app, make_
 
 def test_expert_suggestions_and_conflict_of_interest(panel, db, people):
     from scheduler.core.errors import ValidationFailed
-    from scheduler.panels.services import declare_conflict, schedule_case, suggest_experts
+    from scheduler.panels.cases import declare_conflict, schedule_case, suggest_experts
 
     earlier = submit(db, panel, people["worker"], case_ref="EARLIER")
     schedule_case(earlier, actor=people["secretary"], session_id=panel.sessions[1].id,
@@ -302,7 +303,8 @@ def test_expert_suggestions_and_conflict_of_interest(panel, db, people):
 
 def test_publish_locks_order_and_later_changes_are_updates(panel, db, people, signals):
     from scheduler.core.errors import Conflict
-    from scheduler.panels.services import move_on_agenda, publish_agenda, schedule_case, set_case_experts
+    from scheduler.panels.cases import move_on_agenda, schedule_case, set_case_experts
+    from scheduler.panels.services import publish_agenda
 
     session = panel.sessions[1]
     a = submit(db, panel, people["worker"])
@@ -323,7 +325,8 @@ def test_publish_locks_order_and_later_changes_are_updates(panel, db, people, si
 
 
 def test_moving_a_session_moves_its_agenda(panel, db, people, signals):
-    from scheduler.panels.services import move_session, publish_agenda, schedule_case
+    from scheduler.panels.cases import schedule_case
+    from scheduler.panels.services import move_session, publish_agenda
 
     session = panel.sessions[1]
     a = submit(db, panel, people["worker"])
@@ -339,7 +342,8 @@ def test_moving_a_session_moves_its_agenda(panel, db, people, signals):
 
 
 def test_cancelling_a_session_moves_cases_to_the_next(panel, db, people, signals):
-    from scheduler.panels.services import cancel_session, schedule_case
+    from scheduler.panels.cases import schedule_case
+    from scheduler.panels.services import cancel_session
 
     s1, s2 = panel.sessions[1], panel.sessions[2]
     a, b = submit(db, panel, people["worker"]), submit(db, panel, people["worker"], case_ref="B")
@@ -357,7 +361,8 @@ def test_cancelling_a_session_moves_cases_to_the_next(panel, db, people, signals
 
 def test_held_statement_and_not_held(panel, db, people, signals):
     from scheduler.core.errors import Conflict, ValidationFailed
-    from scheduler.panels.services import mark_held, publish_agenda, record_statement, schedule_case
+    from scheduler.panels.cases import record_statement, schedule_case
+    from scheduler.panels.services import mark_held, publish_agenda
 
     s1 = panel.sessions[1]
     a, b = submit(db, panel, people["worker"]), submit(db, panel, people["worker"], case_ref="B")
@@ -383,7 +388,8 @@ def test_held_statement_and_not_held(panel, db, people, signals):
 
 
 def test_not_held_session_moves_waiting_cases(panel, db, people, signals):
-    from scheduler.panels.services import mark_held, publish_agenda, schedule_case
+    from scheduler.panels.cases import schedule_case
+    from scheduler.panels.services import mark_held, publish_agenda
 
     s1, s2 = panel.sessions[1], panel.sessions[2]
     a = submit(db, panel, people["worker"])
@@ -399,8 +405,9 @@ def test_not_held_session_moves_waiting_cases(panel, db, people, signals):
 
 def test_who_reads_a_case_and_the_log(panel, db, people):
     from scheduler.core.errors import Forbidden, NotFound
+    from scheduler.panels.cases import schedule_case
     from scheduler.panels.models import PanelCaseRead
-    from scheduler.panels.services import publish_agenda, read_case, schedule_case, sessions_for_expert
+    from scheduler.panels.services import publish_agenda, read_case, sessions_for_expert
 
     a = submit(db, panel, people["worker"])
     s1 = panel.sessions[1]
@@ -424,3 +431,58 @@ def test_who_reads_a_case_and_the_log(panel, db, people):
     reads = db.session.scalars(select(PanelCaseRead).order_by(PanelCaseRead.id)).all()
     assert [(r.user_id, r.case_id, r.via) for r in reads] == [
         (people["worker"].id, a.id, "page"), (people["secretary"].id, a.id, "api"), (people["psych"].id, a.id, "page")]
+
+
+def test_teams_join_link_is_kept_on_the_session(panel, db):
+    from scheduler.core.signals import teams_meeting_ready
+
+    session = panel.sessions[1]
+    teams_meeting_ready.send(f"panel-session:{session.id}", join_url="https://teams.microsoft.com/l/meetup-join/x")
+    teams_meeting_ready.send("booking:1", join_url="https://teams.microsoft.com/l/other")
+    db.session.commit()
+    assert session.join_url == "https://teams.microsoft.com/l/meetup-join/x"
+
+
+def test_top_up_job_runs_through_the_job_runner(panel, app, db):
+    from scheduler.jobs import JOBS, job_by_id, run_job
+    from scheduler.panels import register_jobs
+    from scheduler.panels.models import PanelSession
+
+    before = list(JOBS)
+    try:
+        register_jobs()
+        job_id, func, _trigger = job_by_id("panel-sessions-top-up")
+        db.session.execute(PanelSession.__table__.delete().where(PanelSession.id == panel.sessions[-1].id))
+        db.session.commit()
+        run_job(app, job_id, func)  # real time: tops up to twelve months from today
+        db.session.expire_all()
+        assert panel.sessions[-1].start_dt > datetime.now(UTC) + timedelta(days=300)
+    finally:
+        JOBS[:] = before
+
+
+def test_changing_the_rhythm_moves_and_cancels_coming_sessions(panel, db, people, signals):
+    from scheduler.panels.cases import schedule_case
+    from scheduler.panels.panel_admin import update_panel
+
+    kept = panel.sessions[1]
+    case = submit(db, panel, people["worker"])
+    schedule_case(case, actor=people["secretary"], session_id=panel.sessions[2].id, now=NOW)
+    db.session.commit()
+    # same days, an hour later
+    update_panel(panel, actor=people["admin"], name=panel.name, rrule="FREQ=MONTHLY;BYDAY=2TH",
+                 first_start="2027-01-14T13:30", session_minutes=180, case_minutes=45, submission_deadline_days=10,
+                 agenda_days=5, secretaries=["sihteeri@example.fi"], now=NOW)
+    db.session.commit()
+    assert _local(kept.start_dt) == datetime(2027, 2, 11, 13, 30) and kept.sequence == 1
+    assert _local(case.start_dt) == datetime(2027, 3, 11, 13, 30)
+    # the third Thursday instead: empty sessions are cancelled, the one with a case stays
+    update_panel(panel, actor=people["admin"], name=panel.name, rrule="FREQ=MONTHLY;BYDAY=3TH",
+                 first_start="2027-01-21T13:30", session_minutes=180, case_minutes=45, submission_deadline_days=10,
+                 agenda_days=5, secretaries=["sihteeri@example.fi"], now=NOW)
+    db.session.commit()
+    db.session.expire_all()
+    assert kept.status == "cancelled" and ("session", kept.id, "cancelled") in signals
+    assert case.session.status == "scheduled" and _local(case.session.start_dt).day == 11
+    new = [s for s in panel.sessions if s.status == "scheduled" and _local(s.start_dt).month == 2]
+    assert [_local(s.start_dt).day for s in new] == [18]

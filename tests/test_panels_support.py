@@ -35,7 +35,7 @@ def people(make_user):
 
 @pytest.fixture
 def panel(db, people):
-    from scheduler.panels.services import create_panel
+    from scheduler.panels.panel_admin import create_panel
 
     p = create_panel(
         actor=people["admin"], name="Lapin asiantuntijatyöryhmä", region="Lappi", rrule=RRULE,
@@ -51,7 +51,7 @@ def panel(db, people):
 
 
 def submit(db, panel, worker, **over):
-    from scheduler.panels.services import submit_case
+    from scheduler.panels.cases import submit_case
 
     data = dict(CASE, **over)
     case = submit_case(actor=worker, panel_id=panel.id, now=NOW, **data)

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from ..core.errors import Forbidden, ValidationFailed
 from ..core.timefmt import iso_local, local_to_utc, parse_date
 from ..extensions import db
-from ..panels import services
+from ..panels import cases, panel_admin, services
 from ..panels.models import Panel, PanelCase, PanelSession
 from . import api_route, current_api_user, json_body
 
@@ -35,12 +35,14 @@ def panel_json(panel: Panel) -> dict:
     }
 
 
-def session_json(session: PanelSession) -> dict:
+def session_json(session: PanelSession, actor=None) -> dict:
+    """A session's times and status; the join link only for those invited (or its secretaries)."""
+    show_link = actor is not None and services.can_see_agenda(session, actor)
     return {
         "id": session.id, "panel_id": session.panel_id, "start": iso_local(session.start_dt),
         "end": iso_local(session.end_dt), "status": session.status, "capacity": session.capacity,
         "cases": len(session.agenda), "submission_deadline": iso_local(session.submission_deadline_dt),
-        "agenda_due": iso_local(session.agenda_due_dt), "join_url": session.join_url,
+        "agenda_due": iso_local(session.agenda_due_dt), "join_url": session.join_url if show_link else None,
     }
 
 
@@ -88,7 +90,7 @@ def list_panels():
                    "experts": {"type": "array", "items": {"type": "object"}}}})
 def create_panel():
     data = json_body()
-    panel = services.create_panel(
+    panel = panel_admin.create_panel(
         actor=current_api_user(), name=data.get("name", ""), region=data.get("region", ""),
         rrule=data.get("rrule", ""), first_start=data.get("first_start", ""),
         session_minutes=data.get("session_minutes", 180), case_minutes=data.get("case_minutes", 45),
@@ -106,7 +108,8 @@ def create_panel():
 def panel_sessions(panel_id: int):
     panel = services.get_panel(panel_id)
     sessions = services.sessions_between(panel, _date_arg("from"), _date_arg("to"))
-    return jsonify(sessions=[session_json(s) for s in sessions])
+    actor = current_api_user()
+    return jsonify(sessions=[session_json(s, actor) for s in sessions])
 
 
 @api_route("/panel-cases", ("POST",), summary="Submit a case to a panel (social worker)", status=201,
@@ -122,7 +125,7 @@ def submit_case():
     if not isinstance(expertise, list):
         raise ValidationFailed(str(_l("Check the case's details.")), fields={"expertise": str(_l("Give a list of expertise codes."))})
     actor = current_api_user()
-    case = services.submit_case(
+    case = cases.submit_case(
         actor=actor, panel_id=panel_id, case_ref=data.get("case_ref", ""), child_age=data.get("child_age"),
         municipality=data.get("municipality", ""), language=data.get("language", ""),
         background=data.get("background", ""), questions=data.get("questions", ""), expertise=expertise,
@@ -158,7 +161,7 @@ def schedule_case(case_id: int):
     if experts is not None and not isinstance(experts, list):
         raise ValidationFailed(str(_l("Give the experts as a list of e-mail addresses.")),
                                fields={"experts": str(_l("Give the experts as a list of e-mail addresses."))})
-    case = services.schedule_case(case, actor=actor, session_id=session_id, experts=experts)
+    case = cases.schedule_case(case, actor=actor, session_id=session_id, experts=experts)
     services.log_case_read(case, actor, via="api")
     db.session.commit()
     return jsonify(case_json(case))
@@ -166,9 +169,10 @@ def schedule_case(case_id: int):
 
 @api_route("/panel-sessions/<int:session_id>/publish", ("POST",), summary="Publish a session's agenda (secretary)")
 def publish_session(session_id: int):
-    session = services.publish_agenda(services.get_session(session_id), actor=current_api_user())
+    actor = current_api_user()
+    session = services.publish_agenda(services.get_session(session_id), actor=actor)
     db.session.commit()
-    return jsonify(session_json(session))
+    return jsonify(session_json(session, actor))
 
 
 @api_route("/panel-sessions/<int:session_id>/agenda", ("GET",), summary="A session's agenda")
@@ -187,7 +191,7 @@ def session_agenda(session_id: int):
             services.log_case_read(case, actor, via="api")
         items.append(item)
     db.session.commit()
-    return jsonify(session=session_json(session), items=items)
+    return jsonify(session=session_json(session, actor), items=items)
 
 
 @api_route("/panel-cases/<int:case_id>/statement", ("POST",), summary="Record the panel's advice (secretary)",
@@ -200,7 +204,7 @@ def record_statement(case_id: int):
     data = json_body()
     actor = current_api_user()
     case = services.get_case(case_id)
-    services.record_statement(case, actor=actor, text=data.get("text", ""),
+    cases.record_statement(case, actor=actor, text=data.get("text", ""),
                               recommendations=data.get("recommendations"),
                               responsible_services=data.get("responsible_services"), follow_up=data.get("follow_up"))
     services.log_case_read(case, actor, via="api")

@@ -14,3 +14,19 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     register_nav(app)
     app.cli.add_command(panels_cli)
+
+    from ..core.signals import teams_meeting_ready
+    from .services import on_teams_meeting_ready
+
+    teams_meeting_ready.connect(on_teams_meeting_ready)
+
+
+def register_jobs() -> None:
+    """Add the panel's job to the one job list: keep every active panel's sessions materialised to
+    the horizon (idempotent, daily at 03.15). Not called from init_app: the domains are set up
+    before delivery, and tests/test_jobs.py expects the outbox job to be the first one. Call it
+    from jobs.init_app (or run `flask --app app panels top-up` daily)."""
+    from ..jobs import register_job
+    from .services import top_up_sessions
+
+    register_job("panel-sessions-top-up", top_up_sessions, {"trigger": "cron", "hour": 3, "minute": 15})

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import median
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..core.timefmt import local_to_utc, to_local
 from ..extensions import db
-from .models import Panel, PanelCase, PanelCaseEvent, PanelSession
+from .models import Panel, PanelCase, PanelCaseArea, PanelCaseEvent, PanelSession
 
 COLUMNS = ("sessions_scheduled", "sessions_held", "sessions_not_held", "sessions_cancelled",
            "cases_submitted", "cases_handled", "cases_returned", "median_days_to_advice")
@@ -62,32 +62,36 @@ def compute(panels: list[Panel], *, year: int) -> Figures:
         if municipality is not None:
             munis[municipality].counts[column] += 1
 
-    for s in db.session.execute(select(PanelSession).where(
-            PanelSession.panel_id.in_(ids), PanelSession.start_dt >= start, PanelSession.start_dt < end)).unique().scalars():
-        bump(s.start_dt, "sessions_scheduled")
-        if s.status in ("held", "not_held", "cancelled"):
-            bump(s.start_dt, f"sessions_{s.status}")
-    for c in db.session.execute(select(PanelCase).where(
-            PanelCase.panel_id.in_(ids), PanelCase.submitted_dt >= start, PanelCase.submitted_dt < end)).unique().scalars():
-        bump(c.submitted_dt, "cases_submitted", c.municipality)
-    for c in db.session.execute(select(PanelCase).where(
-            PanelCase.panel_id.in_(ids), PanelCase.handled_dt >= start, PanelCase.handled_dt < end)).unique().scalars():
-        bump(c.handled_dt, "cases_handled", c.municipality)
-        days = (to_local(c.handled_dt).date() - to_local(c.submitted_dt).date()).days
-        months[to_local(c.handled_dt).month].days.append(days)
-        munis[c.municipality].days.append(days)
+    # column queries only: no case content is loaded for the figures
+    for start_dt, status in db.session.execute(select(PanelSession.start_dt, PanelSession.status).where(
+            PanelSession.panel_id.in_(ids), PanelSession.start_dt >= start, PanelSession.start_dt < end)):
+        bump(start_dt, "sessions_scheduled")
+        if status in ("held", "not_held", "cancelled"):
+            bump(start_dt, f"sessions_{status}")
+    for submitted_dt, muni in db.session.execute(select(PanelCase.submitted_dt, PanelCase.municipality).where(
+            PanelCase.panel_id.in_(ids), PanelCase.submitted_dt >= start, PanelCase.submitted_dt < end)):
+        bump(submitted_dt, "cases_submitted", muni)
+    handled_in_year = (PanelCase.panel_id.in_(ids), PanelCase.handled_dt >= start, PanelCase.handled_dt < end)
+    for handled_dt, submitted_dt, muni in db.session.execute(
+            select(PanelCase.handled_dt, PanelCase.submitted_dt, PanelCase.municipality).where(*handled_in_year)):
+        bump(handled_dt, "cases_handled", muni)
+        days = (to_local(handled_dt).date() - to_local(submitted_dt).date()).days
+        months[to_local(handled_dt).month].days.append(days)
+        munis[muni].days.append(days)
         total.days.append(days)
-        expertise.update(c.expertise_codes)
-    for ev, muni in db.session.execute(
-            select(PanelCaseEvent, PanelCase.municipality).join(PanelCase, PanelCase.id == PanelCaseEvent.case_id)
+    expertise.update(dict(db.session.execute(
+        select(PanelCaseArea.code, func.count()).join(PanelCase, PanelCase.id == PanelCaseArea.case_id)
+        .where(*handled_in_year).group_by(PanelCaseArea.code)).all()))
+    for created_dt, muni in db.session.execute(
+            select(PanelCaseEvent.created_dt, PanelCase.municipality).join(PanelCase, PanelCase.id == PanelCaseEvent.case_id)
             .where(PanelCase.panel_id.in_(ids), PanelCaseEvent.action == "returned",
-                   PanelCaseEvent.created_dt >= start, PanelCaseEvent.created_dt < end)).all():
-        bump(ev.created_dt, "cases_returned", muni)
+                   PanelCaseEvent.created_dt >= start, PanelCaseEvent.created_dt < end)):
+        bump(created_dt, "cases_returned", muni)
     for name, row in munis.items():
         row.key = name
     return Figures(year=year, months=list(months.values()),
                    municipalities=sorted(munis.values(), key=lambda r: (-r.counts["cases_submitted"], r.key)),
-                   expertise=expertise.most_common(), total=total)
+                   expertise=sorted(expertise.items(), key=lambda kv: (-kv[1], kv[0])), total=total)
 
 
 def to_csv(fig: Figures) -> str:

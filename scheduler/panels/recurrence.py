@@ -7,6 +7,7 @@ public holidays are skipped when the panel asks for it.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 import holidays
 from dateutil.rrule import rrulestr
@@ -70,10 +71,16 @@ def validate_rrule(rule: str) -> str:
     return rule.upper()
 
 
+@lru_cache(maxsize=64)
+def finnish_holidays(year: int) -> frozenset[date]:
+    """Finnish public holidays of a year (building them costs milliseconds: keep them)."""
+    return frozenset(holidays.country_holidays("FI", years=year))
+
+
 def is_skipped(day: date, *, skip_july: bool, skip_holidays: bool) -> bool:
     if skip_july and day.month == 7:
         return True
-    return bool(skip_holidays and day in holidays.country_holidays("FI", years=day.year))
+    return skip_holidays and day in finnish_holidays(day.year)
 
 
 def occurrences(rule: str, first_start: datetime, *, after: datetime, until: datetime,

@@ -1,4 +1,5 @@
-"""The expert panel's rules: panels and their sessions, the agenda, experts and statements.
+"""The expert panel's rules: sessions and their agenda, who may read a case, the read log.
+Setting up panels is in panel_admin.py; cases (submission, inbox, experts, statement) in cases.py.
 
 Services take plain values and an explicit actor, raise core.errors and flush(); the caller
 commits once. Signals are sent after flush, inside the transaction (see core/signals.py):
@@ -12,31 +13,27 @@ commits once. Signals are sent after flush, inside the transaction (see core/sig
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.signals import panel_case_changed, panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
 from ..people.models import ExpertiseArea, User
-from ..people.services import get_user_by_email, normalize_email
 from . import recurrence
 from .models import (
-    CASE_LANGUAGES,
     Panel,
     PanelCase,
     PanelCaseEvent,
     PanelCaseExpert,
     PanelCaseRead,
-    PanelConflict,
-    PanelExpert,
     PanelSession,
-    PanelStatement,
 )
 
 OPEN_SESSION_STATUSES = ("scheduled", "agenda_published")
@@ -143,16 +140,6 @@ def _event(case: PanelCase, action: str, actor: User | None, now: datetime | Non
                                   created_dt=_now(now)))
 
 
-# --- panels ------------------------------------------------------------------------------------
-
-def _as_local_naive(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.strip())
-    if value.tzinfo is not None:
-        value = value.astimezone(app_tz()).replace(tzinfo=None)
-    return value.replace(second=0, microsecond=0)
-
-
 def _check_int(errors: dict, name: str, value, low: int, high: int, message) -> int:
     try:
         n = int(value)
@@ -164,54 +151,6 @@ def _check_int(errors: dict, name: str, value, low: int, high: int, message) -> 
     return n
 
 
-def _panel_values(*, name, region, rrule, first_start, session_minutes, case_minutes, submission_deadline_days,
-                  agenda_days) -> tuple[dict, dict]:
-    errors: dict[str, str] = {}
-    values: dict = {}
-    values["name"] = (name or "").strip()
-    if not values["name"] or len(values["name"]) > 200:
-        errors["name"] = str(_l("Enter the panel's name (at most 200 characters)."))
-    values["region"] = (region or "").strip()[:200]
-    try:
-        values["rrule"] = recurrence.validate_rrule(rrule)
-    except (ValueError, TypeError):
-        errors["rrule"] = str(_l("Choose how often the panel meets."))
-    try:
-        values["first_start"] = _as_local_naive(first_start)
-    except (ValueError, TypeError, AttributeError):
-        errors["first_start"] = str(_l("Enter the first session's date and time."))
-    values["session_minutes"] = _check_int(errors, "session_minutes", session_minutes, 15, 600,
-                                           _l("A session lasts 15–600 minutes."))
-    values["case_minutes"] = _check_int(errors, "case_minutes", case_minutes, 5, 600,
-                                        _l("A case takes 5–600 minutes."))
-    values["submission_deadline_days"] = _check_int(errors, "submission_deadline_days", submission_deadline_days, 0, 90,
-                                                    _l("Use 0–90 days."))
-    values["agenda_days"] = _check_int(errors, "agenda_days", agenda_days, 0, 90, _l("Use 0–90 days."))
-    if not errors and values["case_minutes"] > values["session_minutes"]:
-        errors["case_minutes"] = str(_l("A case cannot take longer than the whole session."))
-    return values, errors
-
-
-def _users_by_email(emails: list[str], field: str, errors: dict, role: str | None = None) -> list[User]:
-    users = []
-    for raw in emails or []:
-        try:
-            email = normalize_email(raw)
-        except ValidationFailed:
-            errors[field] = str(_l("Check the e-mail address %(email)s.", email=raw))
-            continue
-        user = get_user_by_email(email)
-        if user is None or not user.is_active:
-            errors[field] = str(_l("No active user with the e-mail address %(email)s.", email=raw))
-            continue
-        if role and not user.has_role(role):
-            errors[field] = str(_l("%(email)s does not have the role needed here.", email=raw))
-            continue
-        if user not in users:
-            users.append(user)
-    return users
-
-
 def _areas(codes: list[str] | None, field: str, errors: dict) -> list[ExpertiseArea]:
     codes = list(dict.fromkeys(codes or []))
     if not codes:
@@ -221,123 +160,6 @@ def _areas(codes: list[str] | None, field: str, errors: dict) -> list[ExpertiseA
     if unknown:
         errors[field] = str(_l("Unknown expertise area: %(codes)s", codes=", ".join(unknown)))
     return [found[c] for c in codes if c in found]
-
-
-def create_panel(*, actor: User, name: str, rrule: str, first_start: datetime | str, session_minutes: int = 180,
-                 case_minutes: int = 45, submission_deadline_days: int = 10, agenda_days: int = 5, region: str = "",
-                 secretaries: list[str] | None = None, experts: list[dict] | None = None, skip_july: bool = True,
-                 skip_holidays: bool = True, now: datetime | None = None) -> Panel:
-    _require_admin(actor)
-    values, errors = _panel_values(name=name, region=region, rrule=rrule, first_start=first_start,
-                                   session_minutes=session_minutes, case_minutes=case_minutes,
-                                   submission_deadline_days=submission_deadline_days, agenda_days=agenda_days)
-    secretary_users = _users_by_email(secretaries or [], "secretaries", errors)
-    expert_specs = []
-    for spec in experts or []:
-        if not isinstance(spec, dict):
-            errors["experts"] = str(_l("Each expert needs an e-mail address and expertise areas."))
-            continue
-        users = _users_by_email([spec.get("email", "")], "experts", errors)
-        areas = _areas(spec.get("expertise") or [], "experts", errors)
-        if users:
-            expert_specs.append((users[0], areas, spec))
-    if errors:
-        raise ValidationFailed(str(_l("Check the panel's details.")), fields=errors)
-    panel = Panel(
-        name=values["name"], region=values["region"], rrule=values["rrule"],
-        first_start_dt=local_to_utc(values["first_start"]), session_minutes=values["session_minutes"],
-        case_minutes=values["case_minutes"], submission_deadline_days=values["submission_deadline_days"],
-        agenda_days=values["agenda_days"], skip_july=bool(skip_july), skip_holidays=bool(skip_holidays),
-    )
-    panel.secretaries = secretary_users
-    db.session.add(panel)
-    for user, areas, spec in expert_specs:
-        panel.experts.append(PanelExpert(
-            user=user, organisation=(spec.get("organisation") or user.organisation or "")[:200],
-            languages=_languages(spec.get("languages")), areas=areas,
-        ))
-    db.session.flush()
-    ensure_sessions(panel, now=now)
-    return panel
-
-
-def _languages(value) -> str:
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",")]
-    langs = [v for v in (value or ["fi"]) if v in ("fi", "sv", "en")]
-    return ",".join(dict.fromkeys(langs)) or "fi"
-
-
-def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_start: datetime | str,
-                 session_minutes: int, case_minutes: int, submission_deadline_days: int, agenda_days: int,
-                 region: str = "", secretaries: list[str] | None = None, skip_july: bool = True,
-                 skip_holidays: bool = True, is_active: bool = True, now: datetime | None = None) -> Panel:
-    """Change a panel. A changed recurrence replaces the future sessions that have no cases and
-    are not published; sessions with cases stay (the secretary moves or cancels them)."""
-    _require_admin(actor)
-    values, errors = _panel_values(name=name, region=region, rrule=rrule, first_start=first_start,
-                                   session_minutes=session_minutes, case_minutes=case_minutes,
-                                   submission_deadline_days=submission_deadline_days, agenda_days=agenda_days)
-    secretary_users = _users_by_email(secretaries or [], "secretaries", errors)
-    if errors:
-        raise ValidationFailed(str(_l("Check the panel's details.")), fields=errors)
-    first_start_dt = local_to_utc(values["first_start"])
-    schedule_changed = (
-        values["rrule"] != panel.rrule or first_start_dt != panel.first_start_dt
-        or values["session_minutes"] != panel.session_minutes
-        or bool(skip_july) != panel.skip_july or bool(skip_holidays) != panel.skip_holidays
-    )
-    panel.name, panel.region, panel.rrule = values["name"], values["region"], values["rrule"]
-    panel.first_start_dt = first_start_dt
-    panel.session_minutes, panel.case_minutes = values["session_minutes"], values["case_minutes"]
-    panel.submission_deadline_days, panel.agenda_days = values["submission_deadline_days"], values["agenda_days"]
-    panel.skip_july, panel.skip_holidays, panel.is_active = bool(skip_july), bool(skip_holidays), bool(is_active)
-    panel.secretaries = secretary_users
-    db.session.flush()
-    if schedule_changed:
-        now = _now(now)
-        for s in list(_sessions(panel, after=now)):
-            if s.status == "scheduled" and not s.agenda:
-                db.session.delete(s)
-        db.session.flush()
-    if panel.is_active:
-        ensure_sessions(panel, now=now)
-    return panel
-
-
-def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], organisation: str = "",
-               languages: list[str] | str | None = None, is_active: bool = True) -> PanelExpert:
-    """Add a person to the expert pool, or change their expertise, organisation and languages."""
-    _require_admin(actor)
-    errors: dict[str, str] = {}
-    users = _users_by_email([email], "email", errors)
-    if not (email or "").strip():
-        errors["email"] = str(_l("Enter the expert's e-mail address."))
-    areas = _areas(expertise, "expertise", errors)
-    if not areas and "expertise" not in errors:
-        errors["expertise"] = str(_l("Choose at least one expertise area."))
-    if errors:
-        raise ValidationFailed(str(_l("Check the expert's details.")), fields=errors)
-    user = users[0]
-    expert = panel.expert_for(user)
-    if expert is None:
-        expert = PanelExpert(user=user)
-        panel.experts.append(expert)
-    expert.organisation = (organisation or user.organisation or "").strip()[:200]
-    expert.languages = _languages(languages)
-    expert.areas = areas
-    expert.is_active = bool(is_active)
-    db.session.flush()
-    return expert
-
-
-def remove_expert(panel: Panel, *, actor: User, expert_id: int) -> None:
-    _require_admin(actor)
-    expert = next((e for e in panel.experts if e.id == expert_id), None)
-    if expert is None:
-        raise NotFound(str(_l("No such expert in this panel.")))
-    panel.experts.remove(expert)
-    db.session.flush()
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -412,8 +234,13 @@ def lock_session(session_id: int) -> PanelSession:
 
 
 def _agenda_cases(session: PanelSession, exclude_id: int | None = None) -> list[PanelCase]:
+    # fresh rows (another secretary may have changed the agenda before our lock); the collections
+    # are not needed for re-timing, so they are not reloaded here
     q = (select(PanelCase).where(PanelCase.session_id == session.id, PanelCase.status.in_(("scheduled", "handled")))
-         .order_by(PanelCase.position, PanelCase.id).execution_options(populate_existing=True))
+         .order_by(PanelCase.position, PanelCase.id)
+         .options(lazyload(PanelCase.areas), lazyload(PanelCase.experts), lazyload(PanelCase.submitter),
+                  lazyload(PanelCase.panel))
+         .execution_options(populate_existing=True))
     return [c for c in db.session.execute(q).unique().scalars() if c.id != exclude_id]
 
 
@@ -581,438 +408,6 @@ def open_sessions(panel: Panel, *, now: datetime | None = None, for_submission: 
     return out
 
 
-# --- cases: the social worker ------------------------------------------------------------------
-
-def _case_values(*, panel: Panel, case_ref, child_age, municipality, language, background, questions, expertise,
-                 services_tried, preferred_session_id, now: datetime) -> tuple[dict, dict]:
-    from ..core.privacy import find_identity_codes
-
-    errors: dict[str, str] = {}
-    v: dict = {}
-    v["case_ref"] = (case_ref or "").strip()
-    if not v["case_ref"] or len(v["case_ref"]) > 60:
-        errors["case_ref"] = str(_l("Enter a pseudonymous case reference (at most 60 characters)."))
-    v["child_age"] = _check_int(errors, "child_age", child_age, 0, 25, _l("Enter the child's age in years (0–25)."))
-    v["municipality"] = (municipality or "").strip()
-    if not v["municipality"] or len(v["municipality"]) > 100:
-        errors["municipality"] = str(_l("Enter the municipality."))
-    v["language"] = language if language in CASE_LANGUAGES else None
-    if v["language"] is None:
-        errors["language"] = str(_l("Choose the language of the case."))
-    for name, msg in (("background", _l("Describe the background briefly.")),
-                      ("questions", _l("Write the questions to the panel."))):
-        v[name] = (locals()[name] or "").strip()
-        if not v[name]:
-            errors[name] = str(msg)
-        elif len(v[name]) > MAX_TEXT:
-            errors[name] = str(_l("Use at most %(n)d characters.", n=MAX_TEXT))
-    v["services_tried"] = (services_tried or "").strip()
-    if len(v["services_tried"]) > MAX_TEXT:
-        errors["services_tried"] = str(_l("Use at most %(n)d characters.", n=MAX_TEXT))
-    v["areas"] = _areas(expertise, "expertise", errors)
-    if not v["areas"] and "expertise" not in errors:
-        errors["expertise"] = str(_l("Choose at least one expertise area the case needs."))
-    v["preferred_session_id"] = None
-    if preferred_session_id not in (None, "", 0):
-        try:
-            sid = int(preferred_session_id)
-        except (TypeError, ValueError):
-            sid = 0
-        if sid not in {s.id for s in open_sessions(panel, now=now, for_submission=True)}:
-            errors["preferred_session_id"] = str(_l("Choose a coming session whose submission deadline has not passed."))
-        else:
-            v["preferred_session_id"] = sid
-    for name in ("case_ref", "municipality", "background", "questions", "services_tried"):
-        if find_identity_codes(v.get(name)):
-            errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: do not write names or identity codes."))
-    return v, errors
-
-
-def submit_case(*, actor: User, panel_id: int, case_ref: str, child_age, municipality: str, language: str,
-                background: str, questions: str, expertise: list[str], services_tried: str = "",
-                client_consent: bool = False, preferred_session_id: int | None = None,
-                now: datetime | None = None) -> PanelCase:
-    if not actor.has_role("social_worker"):
-        raise Forbidden(str(_l("Only social workers can submit cases to the panel.")))
-    panel = get_panel(panel_id)
-    if not panel.is_active:
-        raise ValidationFailed(str(_l("This panel does not take cases now.")), fields={"panel_id": str(_l("Choose another panel."))})
-    now = _now(now)
-    v, errors = _case_values(panel=panel, case_ref=case_ref, child_age=child_age, municipality=municipality,
-                             language=language, background=background, questions=questions, expertise=expertise,
-                             services_tried=services_tried, preferred_session_id=preferred_session_id, now=now)
-    if errors:
-        raise ValidationFailed(str(_l("Check the case's details.")), fields=errors)
-    case = PanelCase(panel_id=panel.id, submitter_id=actor.id, case_ref=v["case_ref"], child_age=v["child_age"],
-                     municipality=v["municipality"], language=v["language"], background=v["background"],
-                     questions=v["questions"], services_tried=v["services_tried"], client_consent=bool(client_consent),
-                     preferred_session_id=v["preferred_session_id"], status="submitted", submitted_dt=now)
-    case.areas = v["areas"]
-    db.session.add(case)
-    db.session.flush()
-    _event(case, "submitted", actor, now)
-    db.session.flush()
-    panel_case_changed.send(case, action="submitted")
-    return case
-
-
-def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, municipality: str, language: str,
-                background: str, questions: str, expertise: list[str], services_tried: str = "",
-                client_consent: bool = False, preferred_session_id: int | None = None,
-                now: datetime | None = None) -> PanelCase:
-    """The submitter edits the case until it is accepted; a returned case is submitted again."""
-    if case.submitter_id != actor.id:
-        raise Forbidden(str(_l("Only the submitter can change the case.")))
-    if not case.is_editable:
-        raise Conflict(str(_l("The case has been accepted and can no longer be changed. Contact the panel's secretary.")))
-    now = _now(now)
-    v, errors = _case_values(panel=case.panel, case_ref=case_ref, child_age=child_age, municipality=municipality,
-                             language=language, background=background, questions=questions, expertise=expertise,
-                             services_tried=services_tried, preferred_session_id=preferred_session_id, now=now)
-    if errors:
-        raise ValidationFailed(str(_l("Check the case's details.")), fields=errors)
-    for k in ("case_ref", "child_age", "municipality", "language", "background", "questions", "services_tried",
-              "preferred_session_id"):
-        setattr(case, k, v[k])
-    case.areas = v["areas"]
-    case.client_consent = bool(client_consent)
-    action = "edited"
-    if case.status == "returned":
-        case.status, action = "submitted", "resubmitted"
-    _event(case, action, actor, now)
-    db.session.flush()
-    if action == "resubmitted":
-        panel_case_changed.send(case, action="submitted")
-    return case
-
-
-def withdraw_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
-    if case.submitter_id != actor.id:
-        raise Forbidden(str(_l("Only the submitter can withdraw the case.")))
-    if case.status not in ("submitted", "returned", "accepted", "scheduled"):
-        raise Conflict(str(_l("The case can no longer be withdrawn.")))
-    _take_off_agenda(case, new_status="withdrawn")
-    _event(case, "withdrawn", actor, now)
-    db.session.flush()
-    panel_case_changed.send(case, action="withdrawn")
-    return case
-
-
-def _take_off_agenda(case: PanelCase, *, new_status: str) -> None:
-    old = case.session
-    was_on_agenda = case.status == "scheduled" and old is not None
-    case.status = new_status
-    case.session_id, case.position, case.start_dt, case.end_dt = None, None, None, None
-    case.sequence += 1
-    db.session.flush()
-    db.session.expire(case, ["session"])
-    if was_on_agenda:
-        db.session.expire(old, ["cases"])
-        retime_agenda(old)
-        _session_updated(old)
-
-
-def cases_of(user: User) -> list[PanelCase]:
-    return list(db.session.execute(
-        select(PanelCase).where(PanelCase.submitter_id == user.id).order_by(PanelCase.submitted_dt.desc())
-    ).unique().scalars())
-
-
-# --- cases: the secretary ----------------------------------------------------------------------
-
-def inbox(actor: User, *, statuses: tuple[str, ...] = ("submitted", "accepted")) -> list[PanelCase]:
-    panel_ids = [p.id for p in panels_for_secretary(actor)]
-    if not panel_ids:
-        return []
-    return list(db.session.execute(
-        select(PanelCase).where(PanelCase.panel_id.in_(panel_ids), PanelCase.status.in_(statuses))
-        .order_by(PanelCase.submitted_dt)
-    ).unique().scalars())
-
-
-def accept_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
-    _require_secretary(case.panel, actor)
-    if case.status != "submitted":
-        raise Conflict(str(_l("Only a submitted case can be accepted.")))
-    case.status, case.accepted_dt = "accepted", _now(now)
-    _event(case, "accepted", actor, now)
-    db.session.flush()
-    panel_case_changed.send(case, action="accepted")
-    return case
-
-
-def return_case(case: PanelCase, *, actor: User, message: str, now: datetime | None = None) -> PanelCase:
-    """Return for completion: the submitter can edit and resubmit."""
-    _require_secretary(case.panel, actor)
-    message = (message or "").strip()
-    if not message:
-        raise ValidationFailed(str(_l("Tell the submitter what to complete.")),
-                               fields={"message": str(_l("Write what the submitter should complete."))})
-    if case.status not in ("submitted", "accepted"):
-        raise Conflict(str(_l("Only a submitted or accepted case can be returned.")))
-    case.status, case.secretary_message, case.accepted_dt = "returned", message[:MAX_TEXT], None
-    _event(case, "returned", actor, now)
-    db.session.flush()
-    panel_case_changed.send(case, action="returned")
-    return case
-
-
-def decline_case(case: PanelCase, *, actor: User, message: str = "", now: datetime | None = None) -> PanelCase:
-    _require_secretary(case.panel, actor)
-    if case.status not in ("submitted", "returned", "accepted", "scheduled"):
-        raise Conflict(str(_l("The case can no longer be declined.")))
-    case.secretary_message = (message or "").strip()[:MAX_TEXT]
-    _take_off_agenda(case, new_status="declined")
-    _event(case, "declined", actor, now)
-    db.session.flush()
-    panel_case_changed.send(case, action="declined")
-    return case
-
-
-def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: list[str] | None = None,
-                  now: datetime | None = None) -> PanelCase:
-    """Put the case at the end of a session's agenda (scheduling a submitted case accepts it).
-    Holds the session's row lock, so two secretaries cannot overfill it (409 when full)."""
-    _require_secretary(case.panel, actor)
-    now = _now(now)
-    if case.status not in ("submitted", "accepted", "scheduled"):
-        raise Conflict(str(_l("Only a submitted or accepted case can be put on an agenda.")))
-    expert_users = _expert_users(case, experts) if experts is not None else None
-    session = lock_session(int(session_id))
-    db.session.refresh(case)
-    if session.panel_id != case.panel_id:
-        raise ValidationFailed(str(_l("Choose a session of the case's panel.")),
-                               fields={"session_id": str(_l("Choose a session of this panel."))})
-    if session.status not in OPEN_SESSION_STATUSES or session.start_dt <= now:
-        raise Conflict(str(_l("Choose a coming session.")), fields={"session_id": str(_l("Choose a coming session."))})
-    if case.status not in ("submitted", "accepted", "scheduled"):
-        raise Conflict(str(_l("Only a submitted or accepted case can be put on an agenda.")))
-    same = case.session_id == session.id and case.status == "scheduled"
-    if not same and used_minutes(session, exclude_id=case.id) + case.case_minutes > session.minutes:
-        raise Conflict(str(_l("The session is full. Choose another session.")),
-                       fields={"session_id": str(_l("The session is full."))})
-    old = case.session if case.status == "scheduled" and not same else None
-    first_time = case.status != "scheduled"
-    if case.status == "submitted":
-        case.accepted_dt = now
-        _event(case, "accepted", actor, now)
-    if not same:
-        case.session_id = session.id
-        case.status = "scheduled"
-        case.position = 10_000 + case.id
-        db.session.flush()
-        db.session.expire(case, ["session"])
-        _event(case, "scheduled" if first_time else "moved", actor, now)
-    if expert_users is not None:
-        _set_experts(case, expert_users, now)
-    db.session.flush()
-    retime_agenda(session)
-    if old is not None:
-        retime_agenda(old)
-        _session_updated(old)
-    if not same:
-        panel_case_changed.send(case, action="scheduled" if first_time else "moved")
-    if not same or expert_users is not None:
-        _session_updated(session)
-    return case
-
-
-def unschedule_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
-    """Take a case off its agenda; it waits (accepted) for another session."""
-    _require_secretary(case.panel, actor)
-    if case.status != "scheduled":
-        raise Conflict(str(_l("The case is not on an agenda.")))
-    _take_off_agenda(case, new_status="accepted")
-    _event(case, "moved", actor, now)
-    db.session.flush()
-    panel_case_changed.send(case, action="moved")
-    return case
-
-
-def move_on_agenda(case: PanelCase, *, actor: User, direction: str) -> PanelCase:
-    """Move a case up or down the agenda (before publication: publishing locks the order)."""
-    _require_secretary(case.panel, actor)
-    session = case.session
-    if case.status != "scheduled" or session is None:
-        raise Conflict(str(_l("The case is not on an agenda.")))
-    if session.status != "scheduled":
-        raise Conflict(str(_l("The agenda is published and its order is locked.")))
-    items = _agenda_cases(session)
-    i = next(n for n, c in enumerate(items) if c.id == case.id)
-    j = i - 1 if direction == "up" else i + 1
-    if 0 <= j < len(items):
-        items[i], items[j] = items[j], items[i]
-        for n, c in enumerate(items, start=1):
-            c.position = n
-        db.session.flush()
-        retime_agenda(session)
-    return case
-
-
-def set_case_minutes(case: PanelCase, *, actor: User, minutes) -> PanelCase:
-    """A case can take longer (or shorter) than the panel's default; later cases shift."""
-    _require_secretary(case.panel, actor)
-    errors: dict[str, str] = {}
-    n = _check_int(errors, "minutes", minutes, 5, 600, _l("A case takes 5–600 minutes."))
-    if errors:
-        raise ValidationFailed(str(_l("Check the length.")), fields=errors)
-    if case.status == "scheduled" and case.session is not None:
-        session = lock_session(case.session_id)
-        if used_minutes(session, exclude_id=case.id) + n > session.minutes:
-            raise Conflict(str(_l("The agenda would run past the end of the session.")),
-                           fields={"minutes": str(_l("The agenda would run past the end of the session."))})
-        case.minutes = n
-        db.session.flush()
-        if retime_agenda(session):
-            _session_updated(session)
-    else:
-        case.minutes = n
-        db.session.flush()
-    return case
-
-
-def _expert_users(case: PanelCase, emails_or_ids: list) -> list[User]:
-    pool = {e.user_id: e for e in case.panel.experts if e.is_active}
-    users = []
-    for item in emails_or_ids:
-        user = db.session.get(User, int(item)) if isinstance(item, int) or str(item).isdigit() else \
-            get_user_by_email(str(item).strip().lower())
-        if user is None or user.id not in pool:
-            raise ValidationFailed(str(_l("Choose experts from the panel's pool.")),
-                                   fields={"experts": str(_l("%(who)s is not in the panel's expert pool.", who=item))})
-        if user.id in conflicted_user_ids(case):
-            raise ValidationFailed(str(_l("The expert has declared a conflict of interest.")),
-                                   fields={"experts": str(_l("%(who)s has declared a conflict of interest in this case.",
-                                                             who=user.name))})
-        if user not in users:
-            users.append(user)
-    return users
-
-
-def _set_experts(case: PanelCase, users: list[User], now: datetime | None) -> bool:
-    current = {e.id for e in case.experts}
-    wanted = {u.id for u in users}
-    if current == wanted:
-        return False
-    db.session.execute(PanelCaseExpert.__table__.delete().where(
-        PanelCaseExpert.case_id == case.id, PanelCaseExpert.user_id.in_(current - wanted)))
-    for uid in wanted - current:
-        db.session.add(PanelCaseExpert(case_id=case.id, user_id=uid, assigned_dt=_now(now)))
-    db.session.flush()
-    db.session.expire(case, ["experts"])
-    return True
-
-
-def set_case_experts(case: PanelCase, *, actor: User, experts: list, now: datetime | None = None) -> PanelCase:
-    _require_secretary(case.panel, actor)
-    if case.status not in ("submitted", "accepted", "scheduled"):
-        raise Conflict(str(_l("Experts can be chosen only for a case waiting for the panel.")))
-    if _set_experts(case, _expert_users(case, experts), now) and case.session is not None and case.status == "scheduled":
-        _session_updated(case.session)
-    return case
-
-
-def conflicted_user_ids(case: PanelCase) -> set[int]:
-    return set(db.session.execute(select(PanelConflict.user_id).where(PanelConflict.case_id == case.id)).scalars())
-
-
-def suggest_experts(case: PanelCase, *, now: datetime | None = None) -> list[dict]:
-    """The pool ranked for the case: most of the needed expertise first, then the fewest cases in
-    the last RECENT_CASES_DAYS days, then by name. Experts with a declared conflict are left out."""
-    since = _now(now) - timedelta(days=RECENT_CASES_DAYS)
-    recent = dict(db.session.execute(
-        select(PanelCaseExpert.user_id, func.count()).where(PanelCaseExpert.assigned_dt >= since)
-        .group_by(PanelCaseExpert.user_id)
-    ).all())
-    needed = set(case.expertise_codes)
-    conflicted = conflicted_user_ids(case)
-    rows = []
-    for expert in case.panel.experts:
-        if not expert.is_active or expert.user_id in conflicted or not expert.user.is_active:
-            continue
-        matched = [c for c in expert.expertise_codes if c in needed]
-        rows.append({"expert": expert, "user": expert.user, "matched": matched, "recent_cases": recent.get(expert.user_id, 0)})
-    rows.sort(key=lambda r: (-len(r["matched"]), r["recent_cases"], r["user"].name))
-    return rows
-
-
-def declare_conflict(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
-    """An expert declares a conflict of interest (jääviys): they leave the case and are not suggested."""
-    if case.panel.expert_for(actor) is None:
-        raise Forbidden(str(_l("Only the panel's experts can declare a conflict of interest.")))
-    if db.session.get(PanelConflict, (case.id, actor.id)) is None:
-        db.session.add(PanelConflict(case_id=case.id, user_id=actor.id, declared_dt=_now(now)))
-    was_assigned = any(e.id == actor.id for e in case.experts)
-    if was_assigned:
-        _set_experts(case, [e for e in case.experts if e.id != actor.id], now)
-    _event(case, "conflict_declared", actor, now)
-    db.session.flush()
-    if was_assigned and case.session is not None and case.status == "scheduled":
-        _session_updated(case.session)
-    return case
-
-
-# --- after the session -------------------------------------------------------------------------
-
-def _clean_list(items) -> list[str]:
-    if items is None:
-        return []
-    if isinstance(items, str):
-        items = items.splitlines()
-    if not isinstance(items, list):
-        raise ValidationFailed(str(_l("Give the recommendations as a list.")),
-                               fields={"recommendations": str(_l("Give the recommendations as a list."))})
-    return [str(i).strip()[:1000] for i in items if str(i).strip()]
-
-
-def record_statement(case: PanelCase, *, actor: User, text: str, recommendations=None, responsible_services=None,
-                     follow_up: date | str | None = None, now: datetime | None = None) -> PanelStatement:
-    """Record (or correct) the panel's advice on a case; the submitter is notified."""
-    from ..core.privacy import find_identity_codes
-    from ..core.timefmt import parse_date
-
-    _require_secretary(case.panel, actor)
-    if case.status not in ("scheduled", "handled") or case.session is None or not case.session.is_published:
-        raise Conflict(str(_l("Advice can be recorded for a case on a published agenda.")))
-    errors: dict[str, str] = {}
-    text = (text or "").strip()
-    if not text:
-        errors["text"] = str(_l("Write the panel's advice."))
-    elif len(text) > 3 * MAX_TEXT:
-        errors["text"] = str(_l("Use at most %(n)d characters.", n=3 * MAX_TEXT))
-    recs = _clean_list(recommendations)
-    services = _clean_list(responsible_services)
-    follow_up_date = None
-    if isinstance(follow_up, date):
-        follow_up_date = follow_up
-    elif follow_up:
-        try:
-            follow_up_date = parse_date(str(follow_up))
-        except ValueError:
-            errors["follow_up"] = str(_l("Write the date as d.m.yyyy, e.g. 5.1.2027."))
-    for name, value in (("text", text), ("recommendations", "\n".join(recs)), ("responsible_services", "\n".join(services))):
-        if find_identity_codes(value):
-            errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: do not write names or identity codes."))
-    if errors:
-        raise ValidationFailed(str(_l("Check the statement.")), fields=errors)
-    now = _now(now)
-    statement = case.statement
-    first = statement is None
-    if first:
-        statement = PanelStatement(case_id=case.id, text=text, recorded_by_id=actor.id, recorded_dt=now)
-        db.session.add(statement)
-    statement.text, statement.recommendations, statement.responsible_services = text, recs, services
-    statement.follow_up_date = follow_up_date
-    if case.status != "handled":
-        case.status, case.handled_dt = "handled", now
-        case.sequence += 1
-    _event(case, "statement" if first else "statement_updated", actor, now)
-    db.session.flush()
-    db.session.expire(case, ["statement"])
-    panel_case_changed.send(case, action="statement")
-    return statement
-
-
 # --- experts' view -----------------------------------------------------------------------------
 
 def sessions_for_expert(user: User, *, include_past: bool = True, now: datetime | None = None) -> list[PanelSession]:
@@ -1032,3 +427,16 @@ def case_reads(*, limit: int = 200, offset: int = 0, case_id: int | None = None)
     if case_id:
         q = q.where(PanelCaseRead.case_id == case_id)
     return list(db.session.execute(q.limit(limit).offset(offset)).unique().scalars())
+
+
+def on_teams_meeting_ready(meeting_key: str, join_url: str | None = None, **_kw) -> None:
+    """teams_meeting_ready receiver: keep the session's join link (shown on its page and agenda)."""
+    if not meeting_key.startswith("panel-session:") or not join_url:
+        return
+    try:
+        session = db.session.get(PanelSession, int(meeting_key.split(":", 1)[1]))
+    except ValueError:
+        return
+    if session is not None and session.join_url != join_url:
+        session.join_url = join_url
+        db.session.flush()

@@ -14,8 +14,8 @@ from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
 from ..core.timefmt import format_range, parse_date, parse_time, to_local
 from ..extensions import db
+from . import cases, panel_admin, recurrence, services
 from . import figures as figures_mod
-from . import recurrence, services
 from .forms import (
     CancelSessionForm,
     CaseForm,
@@ -70,7 +70,7 @@ def _session_label(s: PanelSession) -> str:
 @bp.route("/")
 @roles_required("social_worker")
 def index():
-    return render_template("panels/index.html", cases=services.cases_of(current_user),
+    return render_template("panels/index.html", cases=cases.cases_of(current_user),
                            panels=services.all_panels(active_only=True))
 
 
@@ -103,7 +103,7 @@ def new_case(panel_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            case = services.submit_case(actor=current_user, panel_id=panel.id, **_case_values(form))
+            case = cases.submit_case(actor=current_user, panel_id=panel.id, **_case_values(form))
             services.log_case_read(case, current_user, via="page")
             db.session.commit()
         except DomainError as exc:
@@ -136,7 +136,7 @@ def edit_case(case_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            services.update_case(case, actor=current_user, **_case_values(form))
+            cases.update_case(case, actor=current_user, **_case_values(form))
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -154,7 +154,7 @@ def edit_case(case_id: int):
 def withdraw_case(case_id: int):
     case = services.get_case(case_id)
     try:
-        services.withdraw_case(case, actor=current_user)
+        cases.withdraw_case(case, actor=current_user)
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
@@ -180,7 +180,7 @@ def case_detail(case_id: int):
     case = _read(case_id)
     ctx = {"case": case, "is_secretary": case.panel.is_secretary(current_user)}
     if ctx["is_secretary"]:
-        ctx["suggestions"] = services.suggest_experts(case)
+        ctx["suggestions"] = cases.suggest_experts(case)
         form = ScheduleForm()
         form.session_id.choices = choice_list((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
         form.experts.choices = choice_list((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
@@ -191,7 +191,7 @@ def case_detail(case_id: int):
         form.experts.data = [str(u.id) for u in case.experts]
         ctx.update(schedule_form=form, message_form=MessageForm(),
                    minutes_form=MinutesForm(minutes=case.case_minutes),
-                   conflicted=services.conflicted_user_ids(case))
+                   conflicted=cases.conflicted_user_ids(case))
     ctx["is_expert"] = case.panel.expert_for(current_user) is not None
     return render_template("panels/case_detail.html", **ctx)
 
@@ -204,9 +204,9 @@ def secretary():
     panels = services.panels_for_secretary(current_user)
     upcoming = {p.id: services.open_sessions(p)[:6] for p in panels}
     return render_template("panels/secretary.html", panels=panels, upcoming=upcoming,
-                           submitted=services.inbox(current_user, statuses=("submitted",)),
-                           waiting=services.inbox(current_user, statuses=("accepted",)),
-                           returned=services.inbox(current_user, statuses=("returned",)))
+                           submitted=cases.inbox(current_user, statuses=("submitted",)),
+                           waiting=cases.inbox(current_user, statuses=("accepted",)),
+                           returned=cases.inbox(current_user, statuses=("returned",)))
 
 
 def _secretary_case(case_id: int) -> PanelCase:
@@ -225,7 +225,7 @@ def _case_exists(case_id: int) -> bool:
 def accept_case(case_id: int):
     case = _secretary_case(case_id)
     try:
-        services.accept_case(case, actor=current_user)
+        cases.accept_case(case, actor=current_user)
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
@@ -241,7 +241,7 @@ def return_case(case_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.return_case(case, actor=current_user, message=form.message.data or "")
+        cases.return_case(case, actor=current_user, message=form.message.data or "")
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
@@ -257,7 +257,7 @@ def decline_case(case_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.decline_case(case, actor=current_user, message=form.message.data or "")
+        cases.decline_case(case, actor=current_user, message=form.message.data or "")
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
@@ -275,7 +275,7 @@ def schedule_case(case_id: int):
         flash(_l("Choose a session."), "error")
         return redirect(url_for("panels.case_detail", case_id=case_id))
     try:
-        services.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
+        cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
                                experts=[int(x) for x in form.experts.data or []])
         db.session.commit()
     except DomainError as exc:
@@ -290,7 +290,7 @@ def unschedule_case(case_id: int):
     case = _secretary_case(case_id)
     session_id = case.session_id
     try:
-        services.unschedule_case(case, actor=current_user)
+        cases.unschedule_case(case, actor=current_user)
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
@@ -307,7 +307,7 @@ def case_minutes(case_id: int):
         flash(_l("A case takes 5–600 minutes."), "error")
         return redirect(url_for("panels.case_detail", case_id=case_id))
     try:
-        services.set_case_minutes(case, actor=current_user, minutes=form.minutes.data)
+        cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data)
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
@@ -322,7 +322,7 @@ def move_case(case_id: int, direction: str):
     if direction not in ("up", "down"):
         abort(404)
     try:
-        services.move_on_agenda(case, actor=current_user, direction=direction)
+        cases.move_on_agenda(case, actor=current_user, direction=direction)
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.session_detail", session_id=case.session_id)
@@ -336,7 +336,7 @@ def declare_conflict(case_id: int):
     if not (any(e.id == current_user.id for e in case.experts) or case.panel.expert_for(current_user)):
         abort(404)
     try:
-        services.declare_conflict(case, actor=current_user)
+        cases.declare_conflict(case, actor=current_user)
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.expert_sessions")
@@ -359,7 +359,7 @@ def statement(case_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            services.record_statement(case, actor=current_user, text=form.text.data,
+            cases.record_statement(case, actor=current_user, text=form.text.data,
                                       recommendations=form.recommendations.data or "",
                                       responsible_services=form.responsible_services.data or "",
                                       follow_up=form.follow_up.data or None)
@@ -588,7 +588,7 @@ def admin_new_panel():
     message = None
     if form.validate_on_submit():
         try:
-            panel = services.create_panel(actor=current_user, **_panel_values(form))
+            panel = panel_admin.create_panel(actor=current_user, **_panel_values(form))
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -611,7 +611,7 @@ def admin_panel(panel_id: int):
     message = None
     if request.method == "POST" and form.validate_on_submit():
         try:
-            services.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data), **_panel_values(form))
+            panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data), **_panel_values(form))
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -635,7 +635,7 @@ def admin_set_expert(panel_id: int):
         flash(_l("Enter the expert's e-mail address."), "error")
         return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
     try:
-        services.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
+        panel_admin.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
                             organisation=form.organisation.data or "", languages=form.languages.data or ["fi"])
         db.session.commit()
     except DomainError as exc:
@@ -651,7 +651,7 @@ def admin_set_expert(panel_id: int):
 def admin_remove_expert(panel_id: int, expert_id: int):
     panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
     try:
-        services.remove_expert(panel, actor=current_user, expert_id=expert_id)
+        panel_admin.remove_expert(panel, actor=current_user, expert_id=expert_id)
         db.session.commit()
     except DomainError as exc:
         return _fail(exc, "panels.admin_panel", panel_id=panel_id)
