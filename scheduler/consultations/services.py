@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
@@ -296,6 +297,7 @@ def list_slots(*, actor: User, flt: SlotFilter, now: datetime | None = None) -> 
         series_list.append((s, hosted))
     if not series_list:
         return []
+    series_list.sort(key=lambda pair: (pair[0].title, pair[0].id))
     ids = [s.id for s, _ in series_list]
     booked = {
         (row.series_id, row.start_dt): row.booked
@@ -307,25 +309,23 @@ def list_slots(*, actor: User, flt: SlotFilter, now: datetime | None = None) -> 
     }
     result: list[SlotView] = []
     for s, hosted in series_list:
+        may_book = can_book(actor, s)
+        earliest = now + timedelta(hours=s.min_notice_hours)
+        latest = now + timedelta(days=s.horizon_days)
         for occ in occurrences(s, start, end):
             for sv in slots_of(occ):
                 if sv.start_dt < start or sv.start_dt >= end:
                     continue
                 sv.booked = booked.get((s.id, sv.start_dt), 0)
                 sv.hosted = hosted
-                sv.bookable = can_book(actor, s) and _within_window(s, sv.start_dt, now)
-                if flt.available_only and (sv.is_full or not sv.bookable):
+                sv.bookable = may_book and earliest <= sv.start_dt <= latest
+                if flt.available_only and (sv.booked >= sv.capacity or not sv.bookable):
                     continue
                 if flt.bookable_only and not sv.bookable:
                     continue
                 result.append(sv)
-    result.sort(key=lambda sv: (sv.start_dt, sv.series.title, sv.series.id))
+    result.sort(key=attrgetter("start_dt"))  # stable: same-time slots keep the series' title order
     return result
-
-
-def _within_window(series: ConsultationSeries, start_dt: datetime, now: datetime) -> bool:
-    return (start_dt >= now + timedelta(hours=series.min_notice_hours)
-            and start_dt <= now + timedelta(days=series.horizon_days))
 
 
 def _check_window(series: ConsultationSeries, start_dt: datetime, now: datetime) -> None:
