@@ -85,6 +85,11 @@ def test_join_url_shown_and_teams_note(app, db, client, world, login, make_serie
     b = svc.run_atomically(lambda: svc.book_slot(actor=world.worker, slot_id=sv.id, case_ref="X-1", question="Q"))
     login(world.worker)
     assert "Järjestäjä lähettää Teams-linkin" in client.get(f"/consultations/bookings/{b.id}").get_data(as_text=True)
+    app.config["GRAPH_ENABLED"] = True
+    try:
+        assert "Teams-linkki tulee tähän" in client.get(f"/consultations/bookings/{b.id}").get_data(as_text=True)
+    finally:
+        app.config["GRAPH_ENABLED"] = False
     from scheduler.core.signals import teams_meeting_ready
 
     teams_meeting_ready.send(f"booking:{b.id}", join_url="https://teams.microsoft.com/l/meetup-join/abc")
