@@ -46,7 +46,7 @@ def test_social_worker_books_lanu_time_and_cancels(page, live_server, world, lan
     page.get_by_label("Palvelu").select_option("lanu")
     page.get_by_role("button", name="Näytä ajat").click()
     page.get_by_role("link", name=re.compile(r"^Varaa LANU-konsultaatio")).first.click()
-    page.get_by_label("Asiatunniste").fill("LS-2027-014")
+    page.get_by_label("Asian tunniste").fill("LS-2027-014")
     page.get_by_label("Kysymyksesi").fill("Nuoren ahdistus ja koulupoissaolot: tarvitaanko LANUn arvio?")
     page.get_by_role("button", name="Vahvista varaus").click()
     assert page.get_by_text("Konsultaatio on varattu").is_visible()

@@ -298,3 +298,15 @@ def test_listing_uses_a_constant_number_of_queries(app, db, world, make_series):
     many_q, many = count_queries(date(2027, 1, 4), date(2027, 6, 30))
     assert many > 20 * few
     assert many_q == few_q, (few_q, many_q)
+
+
+def test_admin_manages_series_but_does_not_read_questions(app, db, world, make_series):
+    s = make_series(world.doctor, world.lanu)
+    b = book(db, world.worker, slot_id(s, 2027, 1, 12, 13))
+    with pytest.raises(NotFound):
+        svc.get_booking(actor=world.admin, booking_id=b.id)
+    assert svc.hosted_bookings(world.admin, now=NOW) == []
+    assert [x.id for x in svc.hosted_series(world.admin)] == [s.id]
+    svc.run_atomically(lambda: svc.cancel_occurrence(actor=world.admin, series_id=s.id,
+                                                     original_start_dt=local(2027, 1, 12, 13), reason="Lakko"))
+    assert b.status == "cancelled"

@@ -74,9 +74,11 @@ def hostable_units(user: User) -> list[Unit]:
     return [u for u in user.units if user.has_role("consultant")]
 
 
-def is_host(user: User, series: ConsultationSeries) -> bool:
-    """Hosts manage the series and see the bookings in it."""
-    return (user.is_admin or any(c.id == user.id for c in series.consultants)
+def is_host(user: User, series: ConsultationSeries, *, admin: bool = True) -> bool:
+    """Hosts (the series' consultants and the unit's consultants) manage the series and see the
+    bookings in it. An administrator manages every series (admin=True) but sees the questions
+    only where they are a host themselves (admin=False): case content stays with those who need it."""
+    return ((admin and user.is_admin) or any(c.id == user.id for c in series.consultants)
             or (user.has_role("consultant") and any(u.id == series.unit_id for u in user.units)))
 
 
@@ -86,7 +88,7 @@ def can_book(user: User, series: ConsultationSeries) -> bool:
 
 
 def can_see_booking(user: User, booking: Booking) -> bool:
-    return booking.booker_id == user.id or is_host(user, booking.series)
+    return booking.booker_id == user.id or is_host(user, booking.series, admin=False)
 
 
 # --- database conflicts → retry or 409 ----------------------------------------------------------
@@ -529,7 +531,7 @@ def my_bookings(actor: User, *, now: datetime | None = None) -> tuple[list[Booki
 def hosted_bookings(actor: User, *, now: datetime | None = None, include_cancelled: bool = False) -> list[Booking]:
     """Upcoming bookings in series the actor hosts (with their questions, for preparing)."""
     now = now or utcnow()
-    series_ids = [s.id for s in hosted_series(actor)]
+    series_ids = [s.id for s in hosted_series(actor) if is_host(actor, s, admin=False)]
     if not series_ids:
         return []
     q = select(Booking).where(Booking.series_id.in_(series_ids), Booking.end_dt >= now).order_by(Booking.start_dt)

@@ -404,7 +404,7 @@ def occurrence(series_id: int, key: str):
     bookings = svc.occurrence_bookings(series, occ)
     return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
                            cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
-                           key=key), status
+                           key=key, show_case=svc.is_host(current_user, series, admin=False)), status
 
 
 @bp.errorhandler(Forbidden)
