@@ -298,3 +298,54 @@ def test_listing_uses_a_constant_number_of_queries(app, db, world, make_series):
     many_q, many = count_queries(date(2027, 1, 4), date(2027, 6, 30))
     assert many > 20 * few
     assert many_q == few_q, (few_q, many_q)
+
+
+def test_admin_manages_series_but_does_not_read_questions(app, db, world, make_series):
+    s = make_series(world.doctor, world.lanu)
+    b = book(db, world.worker, slot_id(s, 2027, 1, 12, 13))
+    with pytest.raises(NotFound):
+        svc.get_booking(actor=world.admin, booking_id=b.id)
+    assert svc.hosted_bookings(world.admin, now=NOW) == []
+    assert [x.id for x in svc.hosted_series(world.admin)] == [s.id]
+    svc.run_atomically(lambda: svc.cancel_occurrence(actor=world.admin, series_id=s.id,
+                                                     original_start_dt=local(2027, 1, 12, 13), reason="Lakko"))
+    assert b.status == "cancelled"
+
+
+def test_database_conflicts_become_retries_or_409(app, db, world, make_series):
+    """Real errors from the database: a deadlock / serialization failure raised by PostgreSQL is
+    retried a bounded number of times, then answered as a Conflict; a unique violation is a Conflict."""
+    from sqlalchemy import text
+
+    s = make_series(world.doctor, world.lanu)
+    b = book(db, world.worker, slot_id(s, 2027, 1, 12, 13))
+    uid = b.ical_uid
+
+    def duplicate_uid():
+        other = svc.book_slot(actor=world.worker2, slot_id=slot_id(s, 2027, 1, 12, 13, 30), case_ref="X", question="Q",
+                              now=NOW)
+        other.ical_uid = uid
+        db.session.flush()
+
+    with pytest.raises(Conflict):
+        svc.run_atomically(duplicate_uid)
+    assert db.session.scalar(select(func.count(Booking.id))) == 1
+    if db.engine.dialect.name != "postgresql":
+        return
+    calls = []
+
+    def flaky(code):
+        def work():
+            calls.append(code)
+            if len(calls) < 3:
+                db.session.execute(text(f"DO $$ BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '{code}'; END $$"))
+            return "done"
+        return work
+
+    assert svc.run_atomically(flaky("40P01")) == "done" and len(calls) == 3
+    calls.clear()
+    assert svc.run_atomically(flaky("40001")) == "done" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(Conflict):
+        svc.run_atomically(flaky("40001"), attempts=2)
+    assert len(calls) == 2

@@ -85,6 +85,11 @@ def test_join_url_shown_and_teams_note(app, db, client, world, login, make_serie
     b = svc.run_atomically(lambda: svc.book_slot(actor=world.worker, slot_id=sv.id, case_ref="X-1", question="Q"))
     login(world.worker)
     assert "Järjestäjä lähettää Teams-linkin" in client.get(f"/consultations/bookings/{b.id}").get_data(as_text=True)
+    app.config["GRAPH_ENABLED"] = True
+    try:
+        assert "Teams-linkki tulee tähän" in client.get(f"/consultations/bookings/{b.id}").get_data(as_text=True)
+    finally:
+        app.config["GRAPH_ENABLED"] = False
     from scheduler.core.signals import teams_meeting_ready
 
     teams_meeting_ready.send(f"booking:{b.id}", join_url="https://teams.microsoft.com/l/meetup-join/abc")
@@ -194,3 +199,25 @@ def test_pages_in_swedish_and_english(app, client, world, login, make_series, la
     html = client.get("/consultations/").get_data(as_text=True)
     assert phrase in html
     assert datetime  # imported for the helpers
+
+
+def test_demo_shows_consultations_in_both_directions(app, db, client):
+    from scheduler.demo import DEMO_PASSWORD, seed_demo
+    from scheduler.people.services import get_user_by_email
+
+    seed_demo(production=False)
+    db.session.commit()
+    titles = set(db.session.execute(select(ConsultationSeries.title)).scalars())
+    assert {"LANU-konsultaatio lastensuojelulle", "Päihdekonsultaatio",
+            "Lastensuojelun yhteinen konsultaatiokokous"} <= titles
+    sanna = get_user_by_email("sosiaalityontekija@demo.fi")
+    from .conftest import sign_in
+
+    sign_in(client, sanna, DEMO_PASSWORD)
+    mine = client.get("/consultations/mine").get_data(as_text=True)
+    upcoming, past = mine.split("Menneet", 1)
+    assert "LS-2026-041" in upcoming and "LS-2026-031" in past
+    assert "LANU-konsultaatio lastensuojelulle" in client.get("/consultations/").get_data(as_text=True)
+    # she also hosts: the joint meeting's bookings from LANU and substance services
+    hosting = client.get("/consultations/hosting").get_data(as_text=True)
+    assert "LANU-2026-112" in hosting and "PAIHDE-2026-08" in hosting

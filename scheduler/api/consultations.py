@@ -12,7 +12,7 @@ from ..consultations.models import Booking, ConsultationSeries
 from ..consultations.slots import SlotView
 from ..core.db import utcnow
 from ..core.errors import ValidationFailed
-from ..core.timefmt import iso_local, to_local
+from ..core.timefmt import app_tz, iso_local, to_local
 from . import api_route, current_api_user, json_body
 
 SLOT_SCHEMA = {
@@ -55,11 +55,13 @@ SERIES_REQUEST = {
 }
 
 
-def slot_json(sv: SlotView) -> dict:
+def slot_json(sv: SlotView, tz=None) -> dict:
     s = sv.series
+    tz = tz or app_tz()
     return {
         "id": sv.id, "series_id": s.id, "unit": s.unit.code, "title": s.title,
-        "start": iso_local(sv.start_dt), "end": iso_local(sv.end_dt), "capacity": sv.capacity, "booked": sv.booked,
+        "start": sv.start_dt.astimezone(tz).isoformat(timespec="seconds"),
+        "end": sv.end_dt.astimezone(tz).isoformat(timespec="seconds"), "capacity": sv.capacity, "booked": sv.booked,
         "modality": s.modality, "location": s.location, "languages": list(s.languages or []),
         "bookable": sv.bookable and not sv.is_full,
     }
@@ -149,7 +151,22 @@ def slots():
         modality=request.args.get("modality") or None, language=request.args.get("language") or None,
         available_only=request.args.get("available") in ("1", "true", "yes"),
     )
-    return jsonify({"slots": [slot_json(sv) for sv in svc.list_slots(actor=current_api_user(), flt=flt)]})
+    tz = app_tz()
+    listed = svc.list_slots(actor=current_api_user(), flt=flt)
+    per_series: dict[int, dict] = {}  # the series' part of each slot, built once per series
+    out = []
+    for sv in listed:
+        base = per_series.get(id(sv.series))
+        if base is None:
+            full = slot_json(sv, tz)
+            base = per_series[id(sv.series)] = {k: full[k] for k in _SERIES_KEYS}
+        out.append({**base, "id": sv.id, "start": sv.start_dt.astimezone(tz).isoformat(timespec="seconds"),
+                    "end": sv.end_dt.astimezone(tz).isoformat(timespec="seconds"), "capacity": sv.capacity,
+                    "booked": sv.booked, "bookable": sv.bookable and sv.booked < sv.capacity})
+    return jsonify({"slots": out})
+
+
+_SERIES_KEYS = ("series_id", "unit", "title", "modality", "location", "languages")
 
 
 @api_route("/bookings", ("POST",), summary="Book a consultation slot", status=201, request_schema={

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
@@ -73,9 +74,11 @@ def hostable_units(user: User) -> list[Unit]:
     return [u for u in user.units if user.has_role("consultant")]
 
 
-def is_host(user: User, series: ConsultationSeries) -> bool:
-    """Hosts manage the series and see the bookings in it."""
-    return (user.is_admin or any(c.id == user.id for c in series.consultants)
+def is_host(user: User, series: ConsultationSeries, *, admin: bool = True) -> bool:
+    """Hosts (the series' consultants and the unit's consultants) manage the series and see the
+    bookings in it. An administrator manages every series (admin=True) but sees the questions
+    only where they are a host themselves (admin=False): case content stays with those who need it."""
+    return ((admin and user.is_admin) or any(c.id == user.id for c in series.consultants)
             or (user.has_role("consultant") and any(u.id == series.unit_id for u in user.units)))
 
 
@@ -85,7 +88,7 @@ def can_book(user: User, series: ConsultationSeries) -> bool:
 
 
 def can_see_booking(user: User, booking: Booking) -> bool:
-    return booking.booker_id == user.id or is_host(user, booking.series)
+    return booking.booker_id == user.id or is_host(user, booking.series, admin=False)
 
 
 # --- database conflicts → retry or 409 ----------------------------------------------------------
@@ -296,6 +299,7 @@ def list_slots(*, actor: User, flt: SlotFilter, now: datetime | None = None) -> 
         series_list.append((s, hosted))
     if not series_list:
         return []
+    series_list.sort(key=lambda pair: (pair[0].title, pair[0].id))
     ids = [s.id for s, _ in series_list]
     booked = {
         (row.series_id, row.start_dt): row.booked
@@ -307,25 +311,23 @@ def list_slots(*, actor: User, flt: SlotFilter, now: datetime | None = None) -> 
     }
     result: list[SlotView] = []
     for s, hosted in series_list:
+        may_book = can_book(actor, s)
+        earliest = now + timedelta(hours=s.min_notice_hours)
+        latest = now + timedelta(days=s.horizon_days)
         for occ in occurrences(s, start, end):
             for sv in slots_of(occ):
                 if sv.start_dt < start or sv.start_dt >= end:
                     continue
                 sv.booked = booked.get((s.id, sv.start_dt), 0)
                 sv.hosted = hosted
-                sv.bookable = can_book(actor, s) and _within_window(s, sv.start_dt, now)
-                if flt.available_only and (sv.is_full or not sv.bookable):
+                sv.bookable = may_book and earliest <= sv.start_dt <= latest
+                if flt.available_only and (sv.booked >= sv.capacity or not sv.bookable):
                     continue
                 if flt.bookable_only and not sv.bookable:
                     continue
                 result.append(sv)
-    result.sort(key=lambda sv: (sv.start_dt, sv.series.title, sv.series.id))
+    result.sort(key=attrgetter("start_dt"))  # stable: same-time slots keep the series' title order
     return result
-
-
-def _within_window(series: ConsultationSeries, start_dt: datetime, now: datetime) -> bool:
-    return (start_dt >= now + timedelta(hours=series.min_notice_hours)
-            and start_dt <= now + timedelta(days=series.horizon_days))
 
 
 def _check_window(series: ConsultationSeries, start_dt: datetime, now: datetime) -> None:
@@ -529,7 +531,7 @@ def my_bookings(actor: User, *, now: datetime | None = None) -> tuple[list[Booki
 def hosted_bookings(actor: User, *, now: datetime | None = None, include_cancelled: bool = False) -> list[Booking]:
     """Upcoming bookings in series the actor hosts (with their questions, for preparing)."""
     now = now or utcnow()
-    series_ids = [s.id for s in hosted_series(actor)]
+    series_ids = [s.id for s in hosted_series(actor) if is_host(actor, s, admin=False)]
     if not series_ids:
         return []
     q = select(Booking).where(Booking.series_id.in_(series_ids), Booking.end_dt >= now).order_by(Booking.start_dt)

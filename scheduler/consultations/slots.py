@@ -17,7 +17,7 @@ from functools import lru_cache
 import holidays
 from dateutil.rrule import rrule, rrulestr
 
-from ..core.timefmt import local_to_utc, to_local
+from ..core.timefmt import app_tz, to_local
 from .models import ConsultationSeries, OccurrenceChange
 
 _KEY = re.compile(r"^(\d{1,12})-(\d{12})$")
@@ -50,7 +50,9 @@ def is_holiday(d: date) -> bool:
 
 @lru_cache(maxsize=4096)
 def _parsed_rule(rule: str, dtstart: datetime) -> rrule:
-    return rrulestr(rule, dtstart=dtstart)  # type: ignore[return-value]
+    # cache=True: the expanded occurrences are kept on the (cached) rule, so listing the same
+    # series again does not re-expand it from its first start
+    return rrulestr(rule, dtstart=dtstart, cache=True)  # type: ignore[return-value]
 
 
 def parse_rule(rule: str, dtstart_local: datetime) -> rrule:
@@ -121,13 +123,15 @@ def occurrences(series: ConsultationSeries, start: datetime, end: datetime,
     lo = max(to_local(start - length).replace(tzinfo=None) - timedelta(days=1), local_first)
     hi = to_local(end).replace(tzinfo=None) + timedelta(days=1)
     result: list[Occurrence] = []
+    tz = app_tz()
+    until, skip_holidays = series.until, series.skip_holidays
     if lo <= hi:
         for local in rule.between(lo, hi, inc=True):
-            if series.until and local.date() > series.until:
+            if until and local.date() > until:
                 break
-            if series.skip_holidays and is_holiday(local.date()):
+            if skip_holidays and is_holiday(local.date()):
                 continue
-            utc = local_to_utc(local)
+            utc = local.replace(tzinfo=tz).astimezone(UTC)
             if utc + length <= start or utc >= end or utc in by_original:
                 continue
             result.append(Occurrence(series, utc, utc))
@@ -141,10 +145,9 @@ def occurrences(series: ConsultationSeries, start: datetime, end: datetime,
 def slots_of(occ: Occurrence) -> list[SlotView]:
     s = occ.series
     step = timedelta(minutes=s.slot_minutes)
-    return [
-        SlotView(s, occ, i, occ.start_dt + i * step, occ.start_dt + (i + 1) * step, s.capacity)
-        for i in range(s.slots_per_occurrence)
-    ]
+    start, capacity = occ.start_dt, s.capacity
+    return [SlotView(s, occ, i, start + i * step, start + (i + 1) * step, capacity)
+            for i in range(s.slots_per_occurrence)]
 
 
 def find_slot(series: ConsultationSeries, start_dt: datetime) -> SlotView | None:

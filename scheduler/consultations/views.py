@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_date as babel_format_date
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -95,7 +95,9 @@ def teams_note(modality: str, join_url: str | None) -> str | None:
     """What the page says about the meeting link when there is none yet."""
     if modality != "teams" or join_url:
         return None
-    if current_app.config.get("GRAPH_ENABLED"):
+    from ..delivery.microsoft import teams_enabled
+
+    if teams_enabled():
         return str(_l("The Teams link will appear here and in your invitation shortly."))
     return str(_l("The host sends the Teams link before the consultation."))
 
@@ -402,7 +404,7 @@ def occurrence(series_id: int, key: str):
     bookings = svc.occurrence_bookings(series, occ)
     return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
                            cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
-                           key=key), status
+                           key=key, show_case=svc.is_host(current_user, series, admin=False)), status
 
 
 @bp.errorhandler(Forbidden)
