@@ -243,3 +243,12 @@ def test_after_unlinking_the_next_sign_in_links_the_new_microsoft_account(app, d
     assert full_flow(client).status_code == 302
     db.session.expire_all()
     assert db.session.get(User, user.id).entra_object_id == person.oid
+
+
+def test_an_unreachable_identity_platform_gives_a_clear_message(app, client, entra_settings):
+    from .conftest import free_port
+
+    app.config["ENTRA_AUTHORITY_URL"] = f"https://127.0.0.1:{free_port()}"  # nobody listens there
+    resp = client.get("/sign-in/entra")
+    assert resp.status_code == 503
+    assert "ei ole juuri nyt käytettävissä" in resp.get_data(as_text=True)

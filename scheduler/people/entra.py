@@ -33,6 +33,7 @@ import warnings
 
 import click
 import msal
+import requests
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -148,6 +149,11 @@ def _refuse(message: str, status: int = 403):
                            entra=current_app.config["ENTRA_ENABLED"]), status
 
 
+def _unavailable():
+    return _refuse(str(_l("Sign-in with a Microsoft account is not available right now. Please try again "
+                          "later, or sign in with a local account.")), 503)
+
+
 def entra_start():
     if not current_app.config.get("ENTRA_ENABLED"):
         abort(404)
@@ -159,8 +165,12 @@ def entra_start():
         # we keep the query mode; the code is single-use, bound to the PKCE verifier and our client
         # secret, redeemed at once, and our Referrer-Policy sends no URL to other sites.
         warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
-        flow = entra_client().initiate_auth_code_flow(scopes=[], redirect_uri=redirect_uri(),
-                                                      prompt="select_account", response_mode="query")
+        try:
+            flow = entra_client().initiate_auth_code_flow(scopes=[], redirect_uri=redirect_uri(),
+                                                          prompt="select_account", response_mode="query")
+        except (requests.RequestException, ValueError) as exc:  # the identity platform did not answer
+            log.warning("Entra sign-in unavailable: %s", type(exc).__name__)
+            return _unavailable()
     session["entra_flow"] = {k: v for k, v in flow.items() if k != "auth_uri"}
     session["entra_next"] = safe_next(request.args.get("next"), "")
     return redirect(flow["auth_uri"])
@@ -184,6 +194,9 @@ def entra_callback():
     except RuntimeError:  # nonce mismatch
         log.warning("Entra sign-in refused: nonce did not match")
         return _refuse(str(_l("The sign-in could not be verified. Please try again.")), 400)
+    except requests.RequestException as exc:
+        log.warning("Entra sign-in unavailable: %s", type(exc).__name__)
+        return _unavailable()
     if "error" in result or "id_token_claims" not in result:
         log.info("Entra sign-in did not complete: %s", result.get("error", "no id_token"))
         if result.get("error") == "access_denied":
