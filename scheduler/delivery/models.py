@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.db import UTCDateTime, utcnow
@@ -54,3 +54,30 @@ class OutboxMessage(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status} attempts={self.attempts}>"
+
+
+class CalendarInvitation(db.Model):
+    """Who holds a calendar entry for a meeting (one row per UID and address): so that a person
+    taken off a meeting gets its cancellation, and a cancelled meeting reaches everyone invited."""
+
+    __tablename__ = "calendar_invitations"
+    __table_args__ = (
+        UniqueConstraint("uid", "email"),
+        CheckConstraint("method IN ('REQUEST', 'CANCEL')", name="method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(254))
+    meeting_key: Mapped[str] = mapped_column(String(80), index=True)  # "booking:12", "panel-case:3"
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(2), default="fi")
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    method: Mapped[str] = mapped_column(String(10), default="REQUEST")  # the last one sent
+    sends: Mapped[int] = mapped_column(Integer, default=0)  # how many messages this person has had
+    start_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the times last sent, for a later CANCEL
+    end_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<CalendarInvitation {self.meeting_key} {self.email} {self.method} seq={self.sequence}>"
