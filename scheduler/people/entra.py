@@ -34,7 +34,7 @@ import warnings
 import click
 import msal
 import requests
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -143,10 +143,10 @@ def redirect_uri() -> str:
 # --- the two addresses -------------------------------------------------------------------------
 
 def _refuse(message: str, status: int = 403):
-    from .forms import SignInForm
-
-    return render_template("people/sign_in.html", form=SignInForm(), error=message,
-                           entra=current_app.config["ENTRA_ENABLED"]), status
+    """Back to the sign-in page with the reason (a redirect: the page's own form posts to /sign-in, and
+    the code leaves the address bar)."""
+    flash(message, "error")
+    return redirect(url_for("people.sign_in"))
 
 
 def _unavailable():
@@ -209,7 +209,7 @@ def entra_callback():
                                   username=claims.get("preferred_username"), email=claims.get("email"),
                                   allowed_tenant=cfg["ENTRA_TENANT_ID"])
     except EntraRefused as exc:
-        db.session.commit()  # nothing to keep, but end the transaction cleanly
+        db.session.rollback()  # nothing to keep
         return _refuse(exc.message, exc.status)
     sign_in_user(user, "entra")
     db.session.commit()
