@@ -299,3 +299,33 @@ def test_sub_second_times_do_not_cause_endless_updates(app, db, graph_settings):
     request_meeting("booking:1", SUBJECT, START.replace(microsecond=900), END)
     db.session.commit()
     assert len(graph_messages(db)) == 1
+
+
+def test_a_real_booking_gets_its_join_url_through_the_signal(app, db, graph_settings, make_unit, make_user):
+    """The contract with consultations: teams_meeting_ready("booking:<id>") puts the link on the booking."""
+    from scheduler.consultations.models import Booking
+    from scheduler.consultations.services import SeriesInput, book_slot, create_series
+    from scheduler.consultations.slots import slot_key
+    from scheduler.core.timefmt import local_to_utc
+    from scheduler.delivery.microsoft import join_url_for, request_meeting
+    from scheduler.delivery.outbox import deliver_due
+
+    now = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+    ls, lanu = make_unit("LS", kind="child_welfare"), make_unit("LANU", kind="lanu")
+    worker = make_user("worker@example.fi", roles=("social_worker",), units=[ls])
+    doctor = make_user("doctor@example.fi", roles=("consultant",), units=[lanu])
+    series = create_series(actor=doctor, now=now, data=SeriesInput(
+        unit=lanu, title="LANU-konsultaatio", rrule="FREQ=WEEKLY;BYDAY=TU", first_start=datetime(2027, 1, 5, 13, 0),
+        slot_minutes=30, slots=2, capacity=1, modality="teams", location="", languages=["fi"],
+        open_to=["child_welfare"], min_notice_hours=24, horizon_days=365, until=None))
+    db.session.commit()
+    booking = book_slot(actor=worker, slot_id=slot_key(series.id, local_to_utc(datetime(2027, 1, 5, 13, 0))),
+                        case_ref="LS-2027-001", question="Kysymys", now=now)
+    request_meeting(f"booking:{booking.id}", "LANU – konsultaatio", booking.start_dt, booking.end_dt)
+    db.session.commit()
+    deliver_due()
+    db.session.expire_all()
+    url = join_url_for(f"booking:{booking.id}")
+    assert url and db.session.get(Booking, booking.id).join_url == url
+    [meeting] = graph_settings.meetings.values()
+    assert "LS-2027-001" not in str(meeting) and "Kysymys" not in str(meeting)

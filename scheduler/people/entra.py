@@ -33,7 +33,8 @@ import warnings
 
 import click
 import msal
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+import requests
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -142,10 +143,15 @@ def redirect_uri() -> str:
 # --- the two addresses -------------------------------------------------------------------------
 
 def _refuse(message: str, status: int = 403):
-    from .forms import SignInForm
+    """Back to the sign-in page with the reason (a redirect: the page's own form posts to /sign-in, and
+    the code leaves the address bar)."""
+    flash(message, "error")
+    return redirect(url_for("people.sign_in"))
 
-    return render_template("people/sign_in.html", form=SignInForm(), error=message,
-                           entra=current_app.config["ENTRA_ENABLED"]), status
+
+def _unavailable():
+    return _refuse(str(_l("Sign-in with a Microsoft account is not available right now. Please try again "
+                          "later, or sign in with a local account.")), 503)
 
 
 def entra_start():
@@ -159,8 +165,12 @@ def entra_start():
         # we keep the query mode; the code is single-use, bound to the PKCE verifier and our client
         # secret, redeemed at once, and our Referrer-Policy sends no URL to other sites.
         warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
-        flow = entra_client().initiate_auth_code_flow(scopes=[], redirect_uri=redirect_uri(),
-                                                      prompt="select_account", response_mode="query")
+        try:
+            flow = entra_client().initiate_auth_code_flow(scopes=[], redirect_uri=redirect_uri(),
+                                                          prompt="select_account", response_mode="query")
+        except (requests.RequestException, ValueError) as exc:  # the identity platform did not answer
+            log.warning("Entra sign-in unavailable: %s", type(exc).__name__)
+            return _unavailable()
     session["entra_flow"] = {k: v for k, v in flow.items() if k != "auth_uri"}
     session["entra_next"] = safe_next(request.args.get("next"), "")
     return redirect(flow["auth_uri"])
@@ -184,6 +194,9 @@ def entra_callback():
     except RuntimeError:  # nonce mismatch
         log.warning("Entra sign-in refused: nonce did not match")
         return _refuse(str(_l("The sign-in could not be verified. Please try again.")), 400)
+    except requests.RequestException as exc:
+        log.warning("Entra sign-in unavailable: %s", type(exc).__name__)
+        return _unavailable()
     if "error" in result or "id_token_claims" not in result:
         log.info("Entra sign-in did not complete: %s", result.get("error", "no id_token"))
         if result.get("error") == "access_denied":
@@ -196,7 +209,7 @@ def entra_callback():
                                   username=claims.get("preferred_username"), email=claims.get("email"),
                                   allowed_tenant=cfg["ENTRA_TENANT_ID"])
     except EntraRefused as exc:
-        db.session.commit()  # nothing to keep, but end the transaction cleanly
+        db.session.rollback()  # nothing to keep
         return _refuse(exc.message, exc.status)
     sign_in_user(user, "entra")
     db.session.commit()
