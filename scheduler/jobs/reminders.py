@@ -133,7 +133,7 @@ def deadline_reminders(now: datetime, days: int) -> int:
                 return (_("Submission deadline %(deadline)s: %(panel)s", deadline=format_datetime(deadline, lang),
                           panel=s.panel.name),
                         [_("Cases for the expert panel's session are to be submitted by the deadline below.")],
-                        [(_("Session"), when), (_("Submission deadline"), format_datetime(deadline, lang))],
+                        [(_("Session time"), when), (_("Deadline for submitting cases"), format_datetime(deadline, lang))],
                         url, _("Open the session"))
 
             _queue_notice(inv, f"deadline:panel-session:{s.id}:{_stamp(deadline)}:{inv.email}", build)
@@ -164,7 +164,7 @@ def agenda_warnings(now: datetime) -> int:
                 when = format_range(s.start_dt, s.end_dt, lang)
                 return (_("The agenda is not published: %(panel)s, %(when)s", panel=s.panel.name, when=when),
                         [_("The agenda of this session should have been published by now. Publish it, or cancel the session, in the service.")],
-                        [(_("Session"), when), (_("Agenda due"), format_datetime(s.agenda_due_dt, lang))],
+                        [(_("Session time"), when), (_("Agenda due"), format_datetime(s.agenda_due_dt, lang))],
                         url, _("Open the session"))
 
             _queue_notice(inv, f"agenda-warning:panel-session:{s.id}:{_stamp(s.agenda_due_dt)}:{inv.email}", build)
