@@ -30,6 +30,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    if app.config.get("TRUSTED_PROXY_COUNT"):
+        # Behind a TLS-terminating proxy: take the client address (for the per-address sign-in
+        # throttle and logs) and the scheme from that many X-Forwarded-* hops, no more.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO)
 
     from . import models  # noqa: F401  (complete metadata for Alembic)
@@ -127,6 +134,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(405)
     def not_allowed(exc):
         return render_error(405, str(_l("This action is not allowed here.")))
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return render_error(413, str(_l("The file is too large.")))
 
     @app.errorhandler(500)
     def server_error(exc):

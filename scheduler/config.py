@@ -71,7 +71,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
     parsed = urlparse(base_url)
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
         errors.append(f"BASE_URL must be an http(s) address, got {base_url!r}")
-    if production and parsed.scheme != "https":
+    elif production and parsed.scheme != "https" and env.get("BASE_URL"):
         errors.append("BASE_URL must use https in production")
     https = parsed.scheme == "https"
 
@@ -97,12 +97,19 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         ("LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
         ("LOGIN_LOCK_MINUTES", 15),
         ("REMINDER_HOURS", 24),
+        ("TRUSTED_PROXY_COUNT", 0),
     ]:
         try:
             ints[name] = _int(name, env, default)
         except ConfigError as exc:
             errors.append(str(exc))
             ints[name] = default
+        else:
+            lowest = 0 if name in {"TRUSTED_PROXY_COUNT", "REMINDER_HOURS"} else 1
+            highest = 65535 if name == "SMTP_PORT" else 100_000
+            if not lowest <= ints[name] <= highest:
+                errors.append(f"{name} must be between {lowest} and {highest}, got {ints[name]}")
+                ints[name] = default
 
     smtp_host = env.get("SMTP_HOST") or ""
     mail_from = env.get("MAIL_FROM") or ""
@@ -110,6 +117,12 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         errors.append("MAIL_FROM is required when SMTP_HOST is set")
     if not mail_from:
         mail_from = "no-reply@" + (parsed.hostname or "localhost")
+    elif not _looks_like_address(mail_from):
+        errors.append(f"MAIL_FROM must be an e-mail address (name@example.fi), got {mail_from!r}")
+    # Law 306/2019: the accessibility statement names a feedback channel (answered within 14 days).
+    accessibility_contact = (env.get("ACCESSIBILITY_CONTACT") or "").strip() or mail_from
+    if not _looks_like_address(accessibility_contact):
+        errors.append(f"ACCESSIBILITY_CONTACT must be an e-mail address, got {accessibility_contact!r}")
 
     graph_keys = ["GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_ORGANIZER"]
     graph_set = [k for k in graph_keys if env.get(k)]
@@ -166,6 +179,9 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or "",
         "SMTP_STARTTLS": smtp_starttls,
         "MAIL_FROM": mail_from,
+        "ACCESSIBILITY_CONTACT": accessibility_contact,
+        "TRUSTED_PROXY_COUNT": ints["TRUSTED_PROXY_COUNT"],
+        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "GRAPH_ENABLED": len(graph_set) == len(graph_keys),
         "GRAPH_TENANT_ID": env.get("GRAPH_TENANT_ID") or "",
         "GRAPH_CLIENT_ID": env.get("GRAPH_CLIENT_ID") or "",
@@ -181,6 +197,14 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "SCHEDULER_ENABLED": scheduler_enabled,
         "OUTBOX_DIR": str(Path(instance_path) / "outbox"),
     }
+
+
+def _looks_like_address(value: str) -> bool:
+    """name@host, optionally written as 'Name <name@host>' (MAIL_FROM may carry a display name)."""
+    if "<" in value and value.rstrip().endswith(">"):
+        value = value[value.rindex("<") + 1 : -1]
+    local, _, host = value.strip().partition("@")
+    return bool(local) and bool(host) and " " not in value.strip() and "@" not in host
 
 
 def _dev_secret(instance_path: str) -> str:

@@ -144,3 +144,185 @@ def test_change_password(client, make_user):
     assert bad.status_code == 422
     ok = client.post("/profile/password", data={"csrf_token": token, "current": TEST_PASSWORD, "new": "a new long password"})
     assert ok.status_code == 302
+
+
+def _second_worker(app):
+    """Another application instance on the same database: what a second gunicorn worker is."""
+    from scheduler import create_app
+
+    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                        "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                        "LOGIN_MAX_FAILURES": app.config["LOGIN_MAX_FAILURES"],
+                        "LOGIN_MAX_FAILURES_PER_ADDRESS": app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]})
+    from .conftest import IsolatedClient
+
+    other.test_client_class = IsolatedClient
+    return other
+
+
+def _dispose(other):
+    from scheduler.extensions import db
+
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_throttle_holds_across_two_workers(app, make_user, db):
+    """Failures split between two app instances (two workers) still add up to one limit,
+    per account and per address."""
+    other = _second_worker(app)
+    try:
+        user = make_user()
+        workers = [app.test_client(), other.test_client()]
+        limit = app.config["LOGIN_MAX_FAILURES"]
+        for i in range(limit):
+            assert _post_sign_in(workers[i % 2], user.email, "wrong wrong wrong").status_code == 401
+        for w in workers:
+            assert _post_sign_in(w, user.email, TEST_PASSWORD).status_code == 429
+        db.session.expire_all()
+        assert db.session.get(LoginThrottle, f"account:{user.email}").failures == limit
+
+        app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = other.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 4
+        people = [make_user() for _ in range(5)]
+        env = {"REMOTE_ADDR": "10.20.30.40"}
+        for i, person in enumerate(people[:4]):
+            assert _post_sign_in(workers[i % 2], person.email, "wrong wrong wrong", env).status_code == 401
+        for w in workers:
+            assert _post_sign_in(w, people[4].email, TEST_PASSWORD, env).status_code == 429
+    finally:
+        app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 30
+        _dispose(other)
+
+
+def test_sign_out_in_one_worker_ends_the_session_in_the_other(app, client, make_user):
+    other = _second_worker(app)
+    try:
+        user = make_user()
+        sign_in(client, user)
+        copied = other.test_client()
+        copied.set_cookie(app.config["SESSION_COOKIE_NAME"], client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+        assert copied.get("/").status_code == 200
+        client.post("/sign-out", data={"csrf_token": csrf_token(client, "/")})
+        assert copied.get("/").status_code == 302
+    finally:
+        _dispose(other)
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_throttled(app, make_user):
+    """With TRUSTED_PROXY_COUNT=1 the per-address limit uses X-Forwarded-For, not the proxy's address
+    (else one person's typos would lock everyone out)."""
+    from scheduler import create_app
+
+    proxied = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                          "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                          "TRUSTED_PROXY_COUNT": 1, "LOGIN_MAX_FAILURES_PER_ADDRESS": 2})
+    try:
+        people = [make_user() for _ in range(3)]
+        c = proxied.test_client()
+
+        def attempt(person, password, forwarded):
+            token = csrf_token(c, "/sign-in")
+            return c.post("/sign-in", data={"email": person.email, "password": password, "csrf_token": token},
+                          headers={"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https",
+                                   "Referer": "https://localhost/sign-in"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+
+        assert attempt(people[0], "wrong wrong wrong", "192.0.2.10").status_code == 401
+        assert attempt(people[1], "wrong wrong wrong", "192.0.2.10").status_code == 401
+        assert attempt(people[2], TEST_PASSWORD, "192.0.2.10").status_code == 429
+        assert attempt(people[2], TEST_PASSWORD, "192.0.2.99").status_code == 302  # another person, same proxy
+    finally:
+        _dispose(proxied)
+
+
+def test_disabled_account_copied_cookie_and_token_stop_working(app, client, make_user, db, api):
+    from scheduler.people.services import disable_user
+
+    user = make_user()
+    sign_in(client, user)
+    copied = app.test_client()
+    copied.set_cookie(app.config["SESSION_COOKIE_NAME"], client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+    token_client = api(user)
+    assert copied.get("/profile").status_code == 200 and token_client.get("/api/v1/me").status_code == 200
+    disable_user(user)
+    db.session.commit()
+    assert copied.get("/profile").status_code == 302 and client.get("/profile").status_code == 302
+    assert token_client.get("/api/v1/me").status_code == 401
+    # enabling the account again does not bring the old sessions back
+    user.is_active = True
+    db.session.commit()
+    assert copied.get("/profile").status_code == 302
+
+
+def test_idle_and_absolute_timeouts_follow_the_settings(app, client, make_user, db):
+    app.config.update(SESSION_IDLE_MINUTES=5, SESSION_MAX_HOURS=1)
+    try:
+        user = make_user()
+        sign_in(client, user)
+        row = db.session.execute(select(UserSession).where(UserSession.user_id == user.id)).scalar_one()
+        row.last_seen_dt = utcnow() - timedelta(minutes=4)
+        db.session.commit()
+        assert client.get("/").status_code == 200  # within the idle limit, and the visit refreshes it
+        db.session.expire_all()
+        assert utcnow() - db.session.get(UserSession, row.id).last_seen_dt < timedelta(minutes=1)
+        row = db.session.get(UserSession, row.id)
+        row.last_seen_dt = utcnow() - timedelta(minutes=6)
+        db.session.commit()
+        assert client.get("/").status_code == 302
+        db.session.expire_all()
+        assert db.session.get(UserSession, row.id).ended_dt is not None
+
+        sign_in(client, user)
+        row = db.session.execute(select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_dt.is_(None))).scalar_one()
+        row.created_dt = utcnow() - timedelta(minutes=59)
+        db.session.commit()
+        assert client.get("/").status_code == 200
+        row.created_dt = utcnow() - timedelta(minutes=61)
+        db.session.commit()
+        assert client.get("/").status_code == 302  # active all along, but past the absolute limit
+    finally:
+        app.config.update(SESSION_IDLE_MINUTES=30, SESSION_MAX_HOURS=12)
+
+
+def test_sign_out_is_not_a_get(client, make_user):
+    sign_in(client, make_user())
+    assert client.get("/sign-out").status_code == 405
+    assert client.get("/").status_code == 200
+
+
+def test_a_new_session_id_at_every_sign_in(app, client, make_user):
+    """No session fixation: a cookie set before signing in is not the one used after."""
+    user = make_user()
+    client.get("/sign-in")
+    before = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    sign_in(client, user)
+    after = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert before is None or before.value != after.value
+
+
+def test_forms_work_over_https_behind_a_proxy(app, make_user):
+    """Over https Flask-WTF wants a same-site Referer on every POST; the Referrer-Policy must let
+    the browser send it (same-origin), and a foreign Referer is refused."""
+    from scheduler import create_app
+
+    proxied = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                          "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"], "TRUSTED_PROXY_COUNT": 1,
+                          "HTTPS": True, "SESSION_COOKIE_SECURE": True})
+    try:
+        user = make_user()
+        c = proxied.test_client()
+        https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.1"}
+        page = c.get("/sign-in", headers=https)
+        assert page.headers["Referrer-Policy"] == "same-origin"
+        assert "max-age=" in page.headers["Strict-Transport-Security"]
+        from .conftest import _csrf_from
+
+        token = _csrf_from(page.get_data(as_text=True))
+        data = {"email": user.email, "password": TEST_PASSWORD, "csrf_token": token}
+        assert c.post("/sign-in", data=data, headers={**https, "Referer": "https://evil.example/x"}).status_code == 400
+        resp = c.post("/sign-in", data=data, headers={**https, "Referer": "https://localhost/sign-in"})
+        assert resp.status_code == 302
+        assert "Secure" in resp.headers["Set-Cookie"] and "HttpOnly" in resp.headers["Set-Cookie"]
+    finally:
+        _dispose(proxied)

@@ -70,3 +70,54 @@ def test_csv_import_all_or_nothing(app, db, make_unit):
     result = import_users_csv("email,name,roles\nok@example.fi,Ok Renamed,social_worker\n")
     db.session.commit()
     assert result.updated == 1
+
+
+def test_the_real_command_line(tmp_path):
+    """`flask --app app …` in its own process, as an IT person runs it, against a fresh SQLite file;
+    then the same database as production: seed-demo refuses because it is not empty."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    flask = Path(sys.executable).parent / "flask"
+    db_url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    base_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "BASE_URL", "APP_ENV"}}
+    base_env.update({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": db_url})
+
+    def run(*args, stdin=None, env=None):
+        return subprocess.run([str(flask), "--app", "app", *args], cwd=root, env=env or base_env, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    assert run("db", "upgrade").returncode == 0
+    r = run("unit", "create", "LS-ROI", "--name", "Rovaniemen lastensuojelu", "--kind", "child_welfare")
+    assert r.returncode == 0, r.stderr
+    r = run("user", "create", "it@example.fi", "--name", "Iina IT", "--role", "admin", "--role", "consultant",
+            "--unit", "LS-ROI", "--password-stdin", stdin="a long enough password\n")
+    assert r.returncode == 0, r.stderr
+    r = run("user", "token", "it@example.fi")
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.rstrip("\n").split("\n")[-1]
+    assert re.fullmatch(r"lsk_[A-Za-z0-9_-]{40,}", last), r.stdout
+    token = last
+    r = run("user", "token", "nobody@example.fi")
+    assert r.returncode != 0 and "nobody@example.fi" in r.stderr
+
+    prod_env = {**base_env, "APP_ENV": "production", "SECRET_KEY": "k" * 40, "BASE_URL": "https://konsultaatio.example.fi"}
+    r = run("seed-demo", env=prod_env)
+    assert r.returncode != 0 and "production database is not empty" in r.stderr
+    assert "demo-salasana" not in r.stdout
+
+    # the token works against the same database
+    from scheduler import create_app
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url})
+    resp = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and resp.json["roles"] == ["admin", "consultant"]
+    assert resp.json["units"][0]["code"] == "LS-ROI"
+    with app.app_context():
+        from scheduler.extensions import db
+
+        db.engine.dispose()

@@ -1,4 +1,9 @@
+import os
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime, time
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +11,9 @@ from scheduler.config import ConfigError, load_config
 from scheduler.core.errors import ValidationFailed
 from scheduler.core.privacy import find_identity_codes, refuse_identity_codes
 from scheduler.core.timefmt import format_datetime, format_range, parse_date, parse_time
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASK = Path(sys.executable).parent / "flask"
 
 
 def test_identity_codes_are_found_with_their_check_character():
@@ -56,3 +64,86 @@ def test_dev_defaults(tmp_path):
     cfg = load_config(str(tmp_path), {})
     assert cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert cfg["APP_TIMEZONE"] == "Europe/Helsinki" and not cfg["GRAPH_ENABLED"] and not cfg["SMTP_HOST"]
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+PROD = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "BASE_URL": "https://konsultaatio.example.fi",
+        "DATABASE_URL": "postgresql+psycopg://sched@db.example.fi/sched"}
+
+
+def test_production_names_each_missing_setting_once(tmp_path):
+    for missing in ["SECRET_KEY", "BASE_URL", "DATABASE_URL"]:
+        env = {k: v for k, v in PROD.items() if k != missing}
+        with pytest.raises(ConfigError) as err:
+            load_config(str(tmp_path), env)
+        assert str(err.value).count(missing) == 1, str(err.value)
+    # malformed values, each named
+    for key, value, fragment in [
+        ("SECRET_KEY", "short", "at least 32"),
+        ("BASE_URL", "http://konsultaatio.example.fi", "https"),
+        ("BASE_URL", "konsultaatio.example.fi", "http(s) address"),
+        ("DATABASE_URL", "mysql://db/x", "postgresql+psycopg://"),
+        ("APP_TIMEZONE", "Europe/Nowhere", "APP_TIMEZONE"),
+        ("SESSION_IDLE_MINUTES", "0", "SESSION_IDLE_MINUTES"),
+        ("SESSION_MAX_HOURS", "twelve", "SESSION_MAX_HOURS"),
+        ("LOGIN_MAX_FAILURES", "-1", "LOGIN_MAX_FAILURES"),
+        ("SMTP_PORT", "70000", "SMTP_PORT"),
+        ("SMTP_STARTTLS", "perhaps", "SMTP_STARTTLS"),
+        ("MAIL_FROM", "not an address", "MAIL_FROM"),
+        ("ACCESSIBILITY_CONTACT", "nobody", "ACCESSIBILITY_CONTACT"),
+        ("GRAPH_AUTHORITY_URL", "http://login.example", "GRAPH_AUTHORITY_URL"),
+        ("ENTRA_CLIENT_ID", "abc", "ENTRA_TENANT_ID"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(fragment)):
+            load_config(str(tmp_path), {**PROD, key: value})
+    with pytest.raises(ConfigError, match="MAIL_FROM is required"):
+        load_config(str(tmp_path), {**PROD, "SMTP_HOST": "smtp.example.fi"})
+
+
+def test_settings_are_read(tmp_path):
+    cfg = load_config(str(tmp_path), {
+        **PROD, "APP_TIMEZONE": "Europe/Stockholm", "SMTP_HOST": "smtp.example.fi", "SMTP_PORT": "587",
+        "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p", "SMTP_STARTTLS": "yes", "MAIL_FROM": "Konsultaatiot <noreply@example.fi>",
+        "SCHEDULER_ENABLED": "1", "SESSION_IDLE_MINUTES": "15", "SESSION_MAX_HOURS": "8", "LOGIN_MAX_FAILURES": "3",
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": "10", "LOGIN_LOCK_MINUTES": "20", "REMINDER_HOURS": "48",
+        "TRUSTED_PROXY_COUNT": "1", "ACCESSIBILITY_CONTACT": "saavutettavuus@example.fi",
+        "GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c", "GRAPH_CLIENT_SECRET": "s", "GRAPH_ORGANIZER": "teams@example.fi",
+        "ENTRA_TENANT_ID": "t", "ENTRA_CLIENT_ID": "c", "ENTRA_CLIENT_SECRET": "s",
+    })
+    assert cfg["PRODUCTION"] and cfg["HTTPS"] and cfg["SESSION_COOKIE_SECURE"] and cfg["SESSION_COOKIE_NAME"] == "__Host-session"
+    assert (cfg["SMTP_PORT"], cfg["SMTP_STARTTLS"], cfg["SCHEDULER_ENABLED"]) == (587, True, True)
+    assert (cfg["SESSION_IDLE_MINUTES"], cfg["SESSION_MAX_HOURS"], cfg["LOGIN_MAX_FAILURES"]) == (15, 8, 3)
+    assert (cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], cfg["LOGIN_LOCK_MINUTES"], cfg["REMINDER_HOURS"]) == (10, 20, 48)
+    assert cfg["GRAPH_ENABLED"] and cfg["ENTRA_ENABLED"] and cfg["APP_TIMEZONE"] == "Europe/Stockholm"
+    assert cfg["ACCESSIBILITY_CONTACT"] == "saavutettavuus@example.fi" and cfg["TRUSTED_PROXY_COUNT"] == 1
+    assert cfg["GRAPH_AUTHORITY_URL"] == "https://login.microsoftonline.com"
+    assert cfg["GRAPH_API_URL"] == "https://graph.microsoft.com/v1.0"
+
+
+def test_without_smtp_mail_goes_to_eml_files_in_the_instance_outbox(tmp_path):
+    cfg = load_config(str(tmp_path), {})
+    assert cfg["SMTP_HOST"] == "" and cfg["OUTBOX_DIR"] == str(tmp_path / "outbox")
+    assert cfg["ACCESSIBILITY_CONTACT"] == cfg["MAIL_FROM"]
+    assert not cfg["HTTPS"] and not cfg["SESSION_COOKIE_SECURE"] and cfg["SESSION_COOKIE_HTTPONLY"]
+    assert cfg["SESSION_COOKIE_SAMESITE"] == "Lax" and (cfg["SESSION_IDLE_MINUTES"], cfg["SESSION_MAX_HOURS"]) == (30, 12)
+    # the development key is random per installation and kept
+    assert cfg["SECRET_KEY"] == load_config(str(tmp_path), {})["SECRET_KEY"] and len(cfg["SECRET_KEY"]) >= 32
+
+
+def _flask(args, env_extra, tmp_path, stdin=None):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "BASE_URL", "APP_ENV"}}
+    env.update({"INSTANCE_PATH": str(tmp_path), **env_extra})
+    return subprocess.run([str(FLASK), "--app", "app", *args], cwd=ROOT, env=env, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_production_start_stops_with_a_clear_message(tmp_path):
+    result = _flask(["routes"], {"APP_ENV": "production"}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr and "BASE_URL is required" in result.stderr
+    assert "DATABASE_URL is required" in result.stderr
+    assert "Traceback" not in result.stderr
+    ok = _flask(["routes"], {**PROD, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"}, tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "/healthz" in ok.stdout

@@ -74,3 +74,84 @@ def test_anonymous_language_from_accept_language(client):
     assert 'lang="en"' in page and "Sign in" in page
     page = client.get("/sign-in").get_data(as_text=True)
     assert 'lang="fi"' in page and "Kirjaudu" in page
+
+
+# Routes that may take a POST without the form's CSRF token (none yet). The API uses bearer tokens.
+CSRF_EXEMPT: set[str] = set()
+
+
+def _sample_url(app, rule):
+    from werkzeug.routing import IntegerConverter
+
+    values = {}
+    for arg in rule.arguments:
+        conv = rule._converters.get(arg)
+        values[arg] = 1 if isinstance(conv, IntegerConverter) else "x"
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **values)
+
+
+def test_every_state_changing_form_needs_a_csrf_token(app, client, make_user):
+    """Every non-API route that accepts POST (from any domain) refuses a POST without the token,
+    signed in or not, before anything happens."""
+    user = make_user(roles=("admin", "social_worker", "consultant", "secretary", "expert"))
+    rules = [r for r in app.url_map.iter_rules()
+             if {"POST", "PUT", "PATCH", "DELETE"} & (r.methods or set())
+             and not r.rule.startswith("/api/") and r.endpoint not in CSRF_EXEMPT]
+    assert len(rules) >= 8  # sign-in, sign-out, language, profile, admin forms, …
+    anonymous = app.test_client()
+    from .conftest import sign_in
+
+    sign_in(client, user)
+    for rule in rules:
+        url = _sample_url(app, rule)
+        for c in (anonymous, client):
+            assert c.post(url, data={"x": "1"}).status_code == 400, url
+    assert client.get("/").status_code == 200  # still signed in: the sign-out POST did nothing
+
+
+def test_api_method_not_allowed_is_json(api, make_user):
+    resp = api(make_user()).post("/api/v1/me")
+    assert resp.status_code == 405 and resp.json["error"]["code"] == "method_not_allowed"
+
+
+def test_pages_are_not_cached_once_signed_in_but_static_files_are(client, make_user):
+    from .conftest import sign_in
+
+    assert "no-store" not in client.get("/sign-in").headers.get("Cache-Control", "")
+    sign_in(client, make_user())
+    for path in ["/", "/profile", "/accessibility"]:
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    assert client.get("/static/app.css").headers.get("Cache-Control", "") != "no-store"
+
+
+def test_accessibility_statement_in_three_languages(app, client):
+    """Law 306/2019: compliance status, content that is not accessible, a feedback channel answered
+    within 14 days (ACCESSIBILITY_CONTACT, default MAIL_FROM), the supervisory authority. Public."""
+    expected = {
+        "fi": ["Saavutettavuusseloste", "täyttää saavutettavuusvaatimukset osittain", "Ei-saavutettava sisältö",
+               "14 päivän", "Liikenne- ja viestintävirasto Traficom", "Saavutettavuusvalvonta", "306/2019"],
+        "sv": ["Tillgänglighetsutlåtande", "uppfyller tillgänglighetskraven delvis", "inte är tillgängligt",
+               "14 dagar", "Transport- och kommunikationsverket Traficom", "Tillgänglighetstillsynen"],
+        "en": ["Accessibility statement", "partially meets", "Content that is not accessible", "14 days",
+               "Finnish Transport and Communications Agency Traficom", "Accessibility supervision"],
+    }
+    for lang, phrases in expected.items():
+        resp = client.get("/accessibility", headers={"Accept-Language": lang})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 200 and f'lang="{lang}"' in html
+        for phrase in phrases:
+            assert phrase in html, (lang, phrase)
+        assert "www.saavutettavuusvaatimukset.fi" in html
+        assert f'href="mailto:{app.config["ACCESSIBILITY_CONTACT"]}"' in html
+    # every page links to it
+    assert 'href="/accessibility"' in client.get("/sign-in").get_data(as_text=True)
+    assert app.config["ACCESSIBILITY_CONTACT"] == app.config["MAIL_FROM"]
+    old = app.config["ACCESSIBILITY_CONTACT"]
+    app.config["ACCESSIBILITY_CONTACT"] = "saavutettavuus@hyvinvointialue.example.fi"
+    try:
+        assert "mailto:saavutettavuus@hyvinvointialue.example.fi" in client.get("/accessibility").get_data(as_text=True)
+    finally:
+        app.config["ACCESSIBILITY_CONTACT"] = old

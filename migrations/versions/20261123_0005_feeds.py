@@ -18,8 +18,25 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.create_table('feed_render_cache',
+    sa.Column('cache_key', sa.String(length=160), nullable=False),
+    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('rendered_dt', scheduler.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('cache_key', name=op.f('pk_feed_render_cache'))
+    )
+    op.create_table('feed_tokens',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_dt', scheduler.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_dt', scheduler.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_feed_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_feed_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_feed_tokens_token_hash'))
+    )
 
 
 def downgrade():
-    pass
+    op.drop_table('feed_tokens')
+    op.drop_table('feed_render_cache')

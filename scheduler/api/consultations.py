@@ -1,3 +1,208 @@
 """/api/v1 endpoints for consultations: thin, calling scheduler.consultations.services."""
 
 from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import jsonify, request
+from flask_babel import lazy_gettext as _l
+
+from ..consultations import services as svc
+from ..consultations.models import Booking, ConsultationSeries
+from ..consultations.slots import SlotView
+from ..core.db import utcnow
+from ..core.errors import ValidationFailed
+from ..core.timefmt import iso_local, to_local
+from . import api_route, current_api_user, json_body
+
+SLOT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"}, "series_id": {"type": "integer"}, "unit": {"type": "string"},
+        "title": {"type": "string"}, "start": {"type": "string", "format": "date-time"},
+        "end": {"type": "string", "format": "date-time"}, "capacity": {"type": "integer"},
+        "booked": {"type": "integer"}, "modality": {"type": "string", "enum": ["teams", "in_person", "phone"]},
+        "location": {"type": "string"}, "languages": {"type": "array", "items": {"type": "string"}},
+        "bookable": {"type": "boolean"},
+    },
+    "required": ["id", "series_id", "unit", "title", "start", "end", "capacity", "booked", "modality", "location"],
+}
+BOOKING_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "status": {"type": "string", "enum": ["confirmed", "cancelled"]},
+        "slot_id": {"type": "string"}, "start": {"type": "string"}, "end": {"type": "string"},
+        "join_url": {"type": ["string", "null"]}, "series_id": {"type": "integer"}, "unit": {"type": "string"},
+        "title": {"type": "string"}, "modality": {"type": "string"}, "location": {"type": "string"},
+        "case_ref": {"type": "string"}, "question": {"type": "string"},
+        "participants": {"type": "array", "items": {"type": "string"}}, "sequence": {"type": "integer"},
+        "cancel_reason": {"type": "string"},
+    },
+    "required": ["id", "status", "slot_id", "start", "end", "join_url"],
+}
+SERIES_REQUEST = {
+    "type": "object",
+    "properties": {
+        "unit": {"type": "string"}, "title": {"type": "string"}, "rrule": {"type": "string"},
+        "first_start": {"type": "string", "description": "local wall time, e.g. 2027-01-05T13:00"},
+        "slot_minutes": {"type": "integer"}, "slots": {"type": "integer"}, "capacity": {"type": "integer"},
+        "modality": {"type": "string", "enum": ["teams", "in_person", "phone"]}, "location": {"type": "string"},
+        "languages": {"type": "array", "items": {"type": "string", "enum": ["fi", "sv", "en"]}},
+        "open_to": {"type": "array", "items": {"type": "string"}}, "min_notice_hours": {"type": "integer"},
+        "horizon_days": {"type": "integer"}, "until": {"type": "string", "format": "date"},
+    },
+    "required": ["unit", "title", "rrule", "first_start", "open_to"],
+}
+
+
+def slot_json(sv: SlotView) -> dict:
+    s = sv.series
+    return {
+        "id": sv.id, "series_id": s.id, "unit": s.unit.code, "title": s.title,
+        "start": iso_local(sv.start_dt), "end": iso_local(sv.end_dt), "capacity": sv.capacity, "booked": sv.booked,
+        "modality": s.modality, "location": s.location, "languages": list(s.languages or []),
+        "bookable": sv.bookable and not sv.is_full,
+    }
+
+
+def booking_json(b: Booking) -> dict:
+    s = b.series
+    return {
+        "id": b.id, "status": b.status, "slot_id": b.slot_key, "start": iso_local(b.start_dt), "end": iso_local(b.end_dt),
+        "join_url": b.join_url, "series_id": s.id, "unit": s.unit.code, "title": s.title, "modality": s.modality,
+        "location": s.location, "case_ref": b.case_ref, "question": b.question, "participants": list(b.participants or []),
+        "sequence": b.sequence, "cancel_reason": b.cancel_reason,
+    }
+
+
+def series_json(s: ConsultationSeries) -> dict:
+    return {
+        "id": s.id, "unit": s.unit.code, "title": s.title, "rrule": s.rrule,
+        "first_start": to_local(s.first_start_dt).replace(tzinfo=None).isoformat(timespec="minutes"),
+        "slot_minutes": s.slot_minutes, "slots": s.slots_per_occurrence, "capacity": s.capacity,
+        "modality": s.modality, "location": s.location, "languages": list(s.languages or []),
+        "open_to": list(s.open_to or []), "min_notice_hours": s.min_notice_hours, "horizon_days": s.horizon_days,
+        "until": s.until.isoformat() if s.until else None, "is_active": s.is_active,
+        "consultants": [c.email for c in s.consultants],
+    }
+
+
+def _bad(field: str, message) -> ValidationFailed:
+    return ValidationFailed(str(_l("Check the request.")), fields={field: str(message)})
+
+
+def _date_arg(name: str, default: date) -> date:
+    raw = request.args.get(name)
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise _bad(name, _l("Use the format YYYY-MM-DD.")) from exc
+
+
+@api_route("/consultation-series", ("POST",), summary="Publish consultation hours (a recurring series)",
+           request_schema=SERIES_REQUEST, status=201)
+def create_series():
+    body = json_body()
+    actor = current_api_user()
+    try:
+        first = datetime.fromisoformat(str(body.get("first_start") or ""))
+    except ValueError as exc:
+        raise _bad("first_start", _l("Use local time, e.g. 2027-01-05T13:00.")) from exc
+    until = None
+    if body.get("until"):
+        try:
+            until = date.fromisoformat(str(body["until"]))
+        except ValueError as exc:
+            raise _bad("until", _l("Use the format YYYY-MM-DD.")) from exc
+    for name in ("languages", "open_to"):
+        if name in body and not isinstance(body[name], list):
+            raise _bad(name, _l("Give a list."))
+    data = svc.SeriesInput(
+        unit=str(body.get("unit") or ""), title=str(body.get("title") or ""), rrule=str(body.get("rrule") or ""),
+        first_start=first, slot_minutes=body.get("slot_minutes", 30), slots=body.get("slots", 1),
+        capacity=body.get("capacity", 1), modality=str(body.get("modality") or "teams"),
+        location=str(body.get("location") or ""), languages=body.get("languages") or ["fi"],
+        open_to=body.get("open_to") or [], min_notice_hours=body.get("min_notice_hours", 24),
+        horizon_days=body.get("horizon_days", 90), until=until, description=str(body.get("description") or ""),
+    )
+    series = svc.run_atomically(lambda: svc.create_series(actor=actor, data=data))
+    return jsonify(series_json(series)), 201
+
+
+@api_route("/consultation-series", summary="Consultation hours the caller hosts")
+def list_series():
+    return jsonify({"series": [series_json(s) for s in svc.hosted_series(current_api_user())]})
+
+
+@api_route("/slots", summary="Consultation slots the caller may book or hosts", params=[
+    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+    for n in ("from", "to", "unit", "kind", "modality", "language", "available")
+], response_schema={"type": "object", "properties": {"slots": {"type": "array", "items": SLOT_SCHEMA}}})
+def slots():
+    today = to_local(utcnow()).date()
+    d1 = _date_arg("from", today)
+    d2 = _date_arg("to", d1 + timedelta(days=28))
+    flt = svc.SlotFilter(
+        date_from=d1, date_to=d2, unit=request.args.get("unit") or None, kind=request.args.get("kind") or None,
+        modality=request.args.get("modality") or None, language=request.args.get("language") or None,
+        available_only=request.args.get("available") in ("1", "true", "yes"),
+    )
+    return jsonify({"slots": [slot_json(sv) for sv in svc.list_slots(actor=current_api_user(), flt=flt)]})
+
+
+@api_route("/bookings", ("POST",), summary="Book a consultation slot", status=201, request_schema={
+    "type": "object",
+    "properties": {"slot_id": {"type": "string"}, "case_ref": {"type": "string"}, "question": {"type": "string"},
+                   "participants": {"type": "array", "items": {"type": "string", "format": "email"}}},
+    "required": ["slot_id", "case_ref", "question"],
+}, response_schema=BOOKING_SCHEMA)
+def create_booking():
+    body = json_body()
+    actor = current_api_user()
+    booking = svc.run_atomically(lambda: svc.book_slot(
+        actor=actor, slot_id=str(body.get("slot_id") or ""), case_ref=str(body.get("case_ref") or ""),
+        question=str(body.get("question") or ""), participants=body.get("participants")))
+    return jsonify(booking_json(booking)), 201
+
+
+@api_route("/bookings", summary="The caller's bookings (mine=1) or those in series the caller hosts (hosted=1)",
+           params=[{"name": "mine", "in": "query", "required": False, "schema": {"type": "string"}},
+                   {"name": "hosted", "in": "query", "required": False, "schema": {"type": "string"}}],
+           response_schema={"type": "object", "properties": {"bookings": {"type": "array", "items": BOOKING_SCHEMA}}})
+def list_bookings():
+    actor = current_api_user()
+    if request.args.get("hosted") in ("1", "true", "yes"):
+        rows = svc.hosted_bookings(actor, include_cancelled=True)
+    else:
+        upcoming, past = svc.my_bookings(actor)
+        rows = upcoming + past
+    return jsonify({"bookings": [booking_json(b) for b in rows]})
+
+
+@api_route("/bookings/<int:booking_id>", summary="One booking (the booker's or in a hosted series)",
+           response_schema=BOOKING_SCHEMA)
+def get_booking(booking_id: int):
+    return jsonify(booking_json(svc.get_booking(actor=current_api_user(), booking_id=booking_id)))
+
+
+@api_route("/bookings/<int:booking_id>/cancel", ("POST",), summary="Cancel a booking", request_schema={
+    "type": "object", "properties": {"reason": {"type": "string"}}}, response_schema=BOOKING_SCHEMA)
+def cancel_booking(booking_id: int):
+    body = json_body()
+    actor = current_api_user()
+    booking = svc.run_atomically(lambda: svc.cancel_booking(actor=actor, booking_id=booking_id,
+                                                            reason=str(body.get("reason") or "")))
+    return jsonify(booking_json(booking))
+
+
+@api_route("/bookings/<int:booking_id>/reschedule", ("POST",), summary="Move a booking to another slot",
+           request_schema={"type": "object", "properties": {"slot_id": {"type": "string"}}, "required": ["slot_id"]},
+           response_schema=BOOKING_SCHEMA)
+def reschedule_booking(booking_id: int):
+    body = json_body()
+    actor = current_api_user()
+    booking = svc.run_atomically(lambda: svc.reschedule_booking(actor=actor, booking_id=booking_id,
+                                                                slot_id=str(body.get("slot_id") or "")))
+    return jsonify(booking_json(booking))

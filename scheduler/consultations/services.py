@@ -654,3 +654,10 @@ __all__ = [
     "SeriesInput", "SlotFilter", "book_slot", "cancel_booking", "cancel_occurrence", "create_series", "get_booking",
     "hosted_bookings", "list_slots", "move_occurrence", "my_bookings", "reschedule_booking", "run_atomically",
 ]
+
+
+def booked_count(sv: SlotView) -> int:
+    return db.session.execute(
+        select(ConsultationSlot.booked).where(ConsultationSlot.series_id == sv.series.id,
+                                              ConsultationSlot.start_dt == sv.start_dt)
+    ).scalar_one_or_none() or 0

@@ -30,3 +30,34 @@ def nav_for_current_user() -> list[NavItem]:
         i for i in current_app.extensions.get("nav_items", [])
         if not i.roles or current_user.has_role(*i.roles)
     ]
+
+
+@dataclass(frozen=True)
+class AdminLink:
+    """A link on the administration index page (/admin/). Any domain may add its admin pages here
+    with add_admin_link(app, AdminLink("outbox.index", _l("Mail outbox"), _l("…"))).
+    Pages are still protected by their own `roles_required`; `roles` only decides who sees the link."""
+
+    endpoint: str
+    label: object
+    description: object = ""
+    order: int = 50
+    roles: tuple[str, ...] = ("admin",)
+
+
+def add_admin_link(app, link: AdminLink) -> None:
+    links = app.extensions.setdefault("admin_links", [])
+    links.append(link)
+    links.sort(key=lambda i: i.order)
+
+
+def admin_links_for_current_user() -> list[AdminLink]:
+    """The admin index: registered admin links, plus any main-navigation item meant for admins only."""
+    if not current_user.is_authenticated:
+        return []
+    links = [i for i in current_app.extensions.get("admin_links", []) if current_user.has_role(*i.roles)]
+    known = {i.endpoint for i in links} | {"admin.index"}
+    for item in current_app.extensions.get("nav_items", []):
+        if item.roles == ("admin",) and item.endpoint not in known:
+            links.append(AdminLink(item.endpoint, item.label, item.description, order=100 + item.order))
+    return sorted(links, key=lambda i: i.order)

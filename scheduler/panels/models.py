@@ -56,6 +56,21 @@ CASE_STATUS_LABELS = {
     "withdrawn": _l("Withdrawn"),
 }
 
+EVENT_LABELS = {
+    "submitted": _l("Submitted"),
+    "edited": _l("Edited by the submitter"),
+    "returned": _l("Returned for completion"),
+    "resubmitted": _l("Completed and submitted again"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Declined"),
+    "withdrawn": _l("Withdrawn"),
+    "scheduled": _l("Put on an agenda"),
+    "moved": _l("Moved to another session"),
+    "conflict_declared": _l("An expert declared a conflict of interest"),
+    "statement": _l("Advice recorded"),
+    "statement_updated": _l("Advice corrected"),
+}
+
 
 def _sql_in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)

@@ -108,6 +108,16 @@ def can_read_case(case: PanelCase, user: User) -> bool:
     )
 
 
+def can_see_agenda(session: PanelSession, user: User) -> bool:
+    """Secretaries and admins always; once published, the invited experts and the submitters of
+    the cases on it (who see their own case only)."""
+    if session.panel.is_secretary(user) or user.is_admin:
+        return True
+    if not session.is_published:
+        return False
+    return any(c.submitter_id == user.id or any(e.id == user.id for e in c.experts) for c in session.agenda)
+
+
 def can_see_case_exists(case: PanelCase, user: User) -> bool:
     return can_read_case(case, user) or any(e.id == user.id for e in case.experts)
 

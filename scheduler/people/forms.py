@@ -2,8 +2,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from ..core.forms import MultiCheckboxField
 
 
 class SignInForm(FlaskForm):
@@ -25,4 +36,87 @@ class TokenForm(FlaskForm):
         _l("Name of the token (optional)"),
         description=_l("For example the system that will use it."),
         validators=[Length(max=100)],
+    )
+
+
+# --- admin pages --------------------------------------------------------------------------------
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class UnitForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        description=_l("A short identifier used in the command line and the CSV import, e.g. LS-ROI. It cannot be changed later."),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter a code.")), Length(max=40, message=_l("Use at most %(max)d characters."))],
+    )
+    name_fi = StringField(_l("Name in Finnish"), filters=[_strip],
+                          validators=[DataRequired(_l("Enter the name in Finnish.")),
+                                      Length(max=200, message=_l("Use at most %(max)d characters."))])
+    name_sv = StringField(_l("Name in Swedish"), filters=[_strip],
+                          validators=[Length(max=200, message=_l("Use at most %(max)d characters."))])
+    name_en = StringField(_l("Name in English"), filters=[_strip],
+                          validators=[Length(max=200, message=_l("Use at most %(max)d characters."))])
+    kind = SelectField(_l("Kind of service"), validators=[DataRequired(_l("Choose the kind of service."))])
+    is_active = BooleanField(_l("In use"), default=True)
+
+
+class UserForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        description=_l("The address the person signs in with and receives invitations at."),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the e-mail address."))],
+    )
+    name = StringField(_l("Name"), filters=[_strip],
+                       validators=[DataRequired(_l("Enter the person's name.")),
+                                   Length(max=200, message=_l("Use at most %(max)d characters."))])
+    title = StringField(_l("Job title"), filters=[_strip],
+                        validators=[Length(max=200, message=_l("Use at most %(max)d characters."))])
+    organisation = StringField(_l("Organisation"), filters=[_strip],
+                               validators=[Length(max=200, message=_l("Use at most %(max)d characters."))])
+    roles = MultiCheckboxField(_l("Roles"), description=_l("Choose at least one."))
+    units = MultiCheckboxField(_l("Units"))
+    language = RadioField(_l("Language"), default="fi")
+    is_active = BooleanField(_l("Account in use"), default=True,
+                             description=_l("Disabling signs the person out at once."))
+    password = PasswordField(
+        _l("Password"),
+        description=_l("At least 12 characters. Leave empty if the person signs in with the organisation's Microsoft account."),
+    )
+
+
+class SetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        _l("New password"),
+        description=_l("At least 12 characters. The person is signed out everywhere; tell them the new password in person or by phone."),
+        validators=[DataRequired(_l("Enter a new password.")), Length(min=12, message=_l("Use at least 12 characters."))],
+    )
+
+
+class ExpertiseForm(FlaskForm):
+    name_fi = StringField(_l("Name in Finnish"), filters=[_strip],
+                          validators=[DataRequired(_l("Enter the name in Finnish.")),
+                                      Length(max=200, message=_l("Use at most %(max)d characters."))])
+    name_sv = StringField(_l("Name in Swedish"), filters=[_strip],
+                          validators=[DataRequired(_l("Enter the name in Swedish.")),
+                                      Length(max=200, message=_l("Use at most %(max)d characters."))])
+    name_en = StringField(_l("Name in English"), filters=[_strip],
+                          validators=[DataRequired(_l("Enter the name in English.")),
+                                      Length(max=200, message=_l("Use at most %(max)d characters."))])
+    position = IntegerField(
+        _l("Order"),
+        description=_l("Areas are listed from the smallest number up."),
+        validators=[InputRequired(_l("Enter a whole number from 0 to 999.")),
+                    NumberRange(min=0, max=999, message=_l("Enter a whole number from 0 to 999."))],
+    )
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV file"),
+        description=_l("UTF-8 or Excel's Windows encoding; columns separated by commas or semicolons."),
+        validators=[FileRequired(_l("Choose a CSV file."))],
     )

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..core.errors import NotFound, ValidationFailed
 from ..extensions import db
 from .auth import MIN_PASSWORD_LENGTH, end_all_sessions, hash_password
-from .models import LANGUAGES, ROLES, UNIT_KINDS, Unit, User, UserRole
+from .models import LANGUAGES, ROLES, UNIT_KINDS, ExpertiseArea, Unit, UnitMembership, User, UserRole
 
 
 def normalize_email(raw: str) -> str:
@@ -34,8 +34,13 @@ def get_user_by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
 
 
-def _check_unit_fields(code: str, name_fi: str, kind: str) -> dict[str, str]:
-    errors = {}
+def _too_long(**values: str | None) -> dict[str, str]:
+    """Field errors for texts over the 200 characters the columns hold."""
+    return {k: str(_l("Use at most %(n)d characters.", n=200)) for k, v in values.items() if len((v or "").strip()) > 200}
+
+
+def _check_unit_fields(code: str, name_fi: str, kind: str, name_sv: str = "", name_en: str = "") -> dict[str, str]:
+    errors = _too_long(name_fi=name_fi, name_sv=name_sv, name_en=name_en)
     if not code or len(code) > 40 or not all(c.isalnum() or c in "-_" for c in code):
         errors["code"] = str(_l("Use 1–40 letters, digits, hyphens or underscores."))
     if not (name_fi or "").strip():
@@ -47,7 +52,7 @@ def _check_unit_fields(code: str, name_fi: str, kind: str) -> dict[str, str]:
 
 def create_unit(*, code: str, name_fi: str, kind: str, name_sv: str = "", name_en: str = "") -> Unit:
     code = (code or "").strip()
-    errors = _check_unit_fields(code, name_fi, kind)
+    errors = _check_unit_fields(code, name_fi, kind, name_sv, name_en)
     if not errors and db.session.execute(select(Unit.id).where(func.lower(Unit.code) == code.lower())).first():
         errors["code"] = str(_l("A unit with this code exists already."))
     if errors:
@@ -59,7 +64,7 @@ def create_unit(*, code: str, name_fi: str, kind: str, name_sv: str = "", name_e
 
 
 def update_unit(unit: Unit, *, name_fi: str, name_sv: str, name_en: str, kind: str, is_active: bool) -> Unit:
-    errors = _check_unit_fields(unit.code, name_fi, kind)
+    errors = _check_unit_fields(unit.code, name_fi, kind, name_sv, name_en)
     if errors:
         raise ValidationFailed(str(_l("Check the unit's details.")), fields=errors)
     unit.name_fi, unit.name_sv, unit.name_en = name_fi.strip(), (name_sv or "").strip(), (name_en or "").strip()
@@ -108,6 +113,7 @@ def create_user(
 ) -> User:
     email = normalize_email(email)
     errors = _check_roles_language(list(roles), language)
+    errors.update(_too_long(name=name, title=title, organisation=organisation))
     if not (name or "").strip():
         errors["name"] = str(_l("Enter the person's name."))
     if get_user_by_email(email):
@@ -128,14 +134,23 @@ def create_user(
 
 def update_user(
     user: User, *, name: str, roles: list[str], unit_codes: list[str], language: str, is_active: bool,
-    title: str = "", organisation: str = "",
+    title: str = "", organisation: str = "", actor: User | None = None,
 ) -> User:
+    """Change a user. With an actor (an administrator on the admin pages), the actor cannot lock
+    themselves out: they keep their own administrator role and stay active."""
     errors = _check_roles_language(list(roles), language)
+    errors.update(_too_long(name=name, title=title, organisation=organisation))
     if not (name or "").strip():
         errors["name"] = str(_l("Enter the person's name."))
+    if actor is not None and actor.id == user.id:
+        if "admin" not in roles and user.is_admin:
+            errors["roles"] = str(_l("You cannot remove your own administrator role."))
+        if not is_active:
+            errors["is_active"] = str(_l("You cannot disable your own account."))
     if errors:
         raise ValidationFailed(str(_l("Check the user's details.")), fields=errors)
-    user.name, user.language, user.title, user.organisation = name.strip(), language, title, organisation
+    user.name, user.language = name.strip(), language
+    user.title, user.organisation = (title or "").strip(), (organisation or "").strip()
     wanted = set(roles)
     user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
         UserRole(role=r) for r in dict.fromkeys(roles) if r not in {x.role for x in user.role_rows}
@@ -148,9 +163,13 @@ def update_user(
     return user
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(user: User, password: str, *, end_sessions: bool = False) -> None:
+    """Set a new password; with end_sessions (an administrator's reset) the user's browsers are
+    signed out, so whoever knew the old password is out too."""
     _check_password(password)
     user.password_hash = hash_password(password)
+    if end_sessions:
+        end_all_sessions(user)
     db.session.flush()
 
 
@@ -163,6 +182,50 @@ def disable_user(user: User) -> None:
     user.is_active = False
     end_all_sessions(user)
     db.session.flush()
+
+
+def search_users(*, query: str = "", role: str = "", unit_id: int | None = None, active: bool | None = None):
+    """A SELECT of users matching a free-text query (name or e-mail), a role, a unit and a state,
+    ordered by name. The caller pages it."""
+    stmt = select(User)
+    query = (query or "").strip()
+    if query:
+        # SQLite (and PostgreSQL under the C locale) fold only ASCII case: try the spellings a
+        # person types (as typed, lower case, capitalised) so "äijälä" finds "Äijälä".
+        variants = {query, query.lower(), query.capitalize(), query.title()}
+        conditions = []
+        for v in variants:
+            pattern = "%" + v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions += [User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\")]
+        stmt = stmt.where(or_(*conditions))
+    if role:
+        stmt = stmt.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
+    if unit_id:
+        stmt = stmt.where(User.id.in_(select(UnitMembership.user_id).where(UnitMembership.unit_id == unit_id)))
+    if active is not None:
+        stmt = stmt.where(User.is_active.is_(active))
+    return stmt.order_by(func.lower(User.name), User.id)
+
+
+def update_expertise_area(area: ExpertiseArea, *, name_fi: str, name_sv: str, name_en: str, position: int) -> ExpertiseArea:
+    errors = {}
+    for lang, value, msg in [
+        ("fi", name_fi, _l("Enter the name in Finnish.")),
+        ("sv", name_sv, _l("Enter the name in Swedish.")),
+        ("en", name_en, _l("Enter the name in English.")),
+    ]:
+        if not (value or "").strip():
+            errors[f"name_{lang}"] = str(msg)
+        elif len(value.strip()) > 200:
+            errors[f"name_{lang}"] = str(_l("Use at most %(n)d characters.", n=200))
+    if not isinstance(position, int) or not 0 <= position <= 999:
+        errors["position"] = str(_l("Enter a whole number from 0 to 999."))
+    if errors:
+        raise ValidationFailed(str(_l("Check the expertise area's details.")), fields=errors)
+    area.name_fi, area.name_sv, area.name_en = name_fi.strip(), name_sv.strip(), name_en.strip()
+    area.position = position
+    db.session.flush()
+    return area
 
 
 # --- CSV import ---------------------------------------------------------------------------

@@ -1,0 +1,413 @@
+"""Pages: book a consultation, my consultations, a booking, and the hosts' consultation hours."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from babel.dates import format_date as babel_format_date
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..core.db import utcnow
+from ..core.errors import DomainError, Forbidden, NotFound
+from ..core.nav import NavItem, add_nav
+from ..core.timefmt import parse_date, parse_time, to_local
+from ..core.views import safe_next
+from ..extensions import db
+from ..people.models import LANGUAGE_LABELS, UNIT_KIND_LABELS, Unit, User, UserRole
+from . import services as svc
+from .forms import (
+    MODALITY_LABELS,
+    BookingForm,
+    CancelForm,
+    MoveOccurrenceForm,
+    SeriesForm,
+    SlotFilterForm,
+    choices,
+)
+from .models import ConsultationSeries
+from .slots import build_rrule, describe_rrule, find_occurrence, parse_slot_key, slot_key
+
+bp = Blueprint("consultations", __name__, url_prefix="/consultations")
+
+BOOKER_ROLES = ("social_worker", "consultant", "secretary", "expert")
+HOST_ROLES = ("consultant", "admin")
+LISTING_DAYS = 28
+
+
+def init_views(app) -> None:
+    app.register_blueprint(bp)
+    add_nav(app, NavItem("consultations.find", _l("Book a consultation"), roles=BOOKER_ROLES, order=20,
+                         description=_l("Find a free consultation time with LANU, substance services or child welfare.")))
+    add_nav(app, NavItem("consultations.mine", _l("My consultations"), roles=BOOKER_ROLES, order=21,
+                         description=_l("Your booked consultations: move or cancel them.")))
+    add_nav(app, NavItem("consultations.hosting", _l("Consultation hours"), roles=HOST_ROLES, order=22,
+                         description=_l("Publish your unit's consultation hours and see the questions booked.")))
+
+
+@bp.app_template_filter("modality")
+def modality_label(value: str) -> str:
+    return str(MODALITY_LABELS.get(value, value))
+
+
+@bp.app_template_filter("unit_kind")
+def unit_kind_label(value: str) -> str:
+    return str(UNIT_KIND_LABELS.get(value, value))
+
+
+@bp.app_template_filter("language_name")
+def language_label(value: str) -> str:
+    return LANGUAGE_LABELS.get(value, value)
+
+
+def _lang() -> str:
+    loc = get_locale()
+    return loc.language if loc else "fi"
+
+
+def weekday_name(code: str) -> str:
+    # 4.1.2027 is a Monday
+    d = date(2027, 1, 4) + timedelta(days=("MO", "TU", "WE", "TH", "FR", "SA", "SU").index(code))
+    return babel_format_date(d, "EEEE", locale=_lang())
+
+
+_NTH = {1: _l("Monthly on the first %(day)s"), 2: _l("Monthly on the second %(day)s"),
+        3: _l("Monthly on the third %(day)s"), 4: _l("Monthly on the fourth %(day)s"),
+        -1: _l("Monthly on the last %(day)s")}
+
+
+@bp.app_template_filter("recurrence")
+def recurrence_text(series: ConsultationSeries) -> str:
+    kind, n, day = describe_rrule(series.rrule)
+    if kind == "weekly" and day:
+        return str(_l("Every week (%(day)s)", day=weekday_name(day)))
+    if kind == "biweekly" and day:
+        return str(_l("Every other week (%(day)s)", day=weekday_name(day)))
+    if kind == "monthly" and day and n in _NTH:
+        return str(_NTH[n]) % {"day": weekday_name(day)}
+    return series.rrule
+
+
+def teams_note(modality: str, join_url: str | None) -> str | None:
+    """What the page says about the meeting link when there is none yet."""
+    if modality != "teams" or join_url:
+        return None
+    if current_app.config.get("GRAPH_ENABLED"):
+        return str(_l("The Teams link will appear here and in your invitation shortly."))
+    return str(_l("The host sends the Teams link before the consultation."))
+
+
+def _apply_errors(form, exc: DomainError, aliases: dict[str, str] | None = None) -> dict[str, str]:
+    """Put a service's field errors on the form's fields; return those the form has no field for."""
+    rest = {}
+    for name, message in exc.fields.items():
+        name = (aliases or {}).get(name, name)
+        field = getattr(form, name, None) if form is not None else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors or []), message]
+        else:
+            rest[name] = message
+    return rest
+
+
+def _today() -> date:
+    return to_local(utcnow()).date()
+
+
+# --- finding and booking ------------------------------------------------------------------------
+
+@bp.route("/")
+@login_required
+def find():
+    form = SlotFilterForm(request.args)
+    form.kind.choices = choices([("", _l("All services")), *UNIT_KIND_LABELS.items()])
+    units = db.session.execute(
+        select(Unit).join(ConsultationSeries, ConsultationSeries.unit_id == Unit.id)
+        .where(ConsultationSeries.is_active.is_(True)).distinct().order_by(Unit.code)
+    ).scalars().all()
+    form.unit.choices = choices([("", _l("All units"))] + [(u.code, u.name) for u in units])
+    form.modality.choices = choices([("", _l("Any")), *MODALITY_LABELS.items()])
+    form.language.choices = choices([("", _l("Any")), *LANGUAGE_LABELS.items()])
+    d1, d2 = _today(), _today() + timedelta(days=LISTING_DAYS - 1)
+    free, full, status = [], [], 200
+    if form.validate():
+        if form.date_from.data:
+            d1 = parse_date(form.date_from.data)
+        d2 = parse_date(form.date_to.data) if form.date_to.data else d1 + timedelta(days=LISTING_DAYS - 1)
+        flt = svc.SlotFilter(date_from=d1, date_to=d2, unit=form.unit.data or None, kind=form.kind.data or None,
+                             modality=form.modality.data or None, language=form.language.data or None,
+                             bookable_only=True)
+        try:
+            slots = svc.list_slots(actor=current_user, flt=flt)
+        except DomainError as exc:
+            _apply_errors(form, exc, {"to": "date_to", "from": "date_from"})
+            slots, status = [], 422
+        free = [s for s in slots if not s.is_full]
+        full = [s for s in slots if s.is_full]
+    else:
+        status = 422
+    days: dict[date, list] = {}
+    for s in free:
+        days.setdefault(to_local(s.start_dt).date(), []).append(s)
+    return render_template("consultations/find.html", form=form, days=days, free=free, full=full,
+                           d1=d1, d2=d2, has_unit=bool(current_user.units)), status
+
+
+@bp.route("/book/<slot_id>", methods=["GET", "POST"])
+@login_required
+def book(slot_id: str):
+    try:
+        sv = svc.resolve_slot(slot_id)
+    except NotFound:
+        abort(404)
+    if not svc.can_book(current_user, sv.series):
+        abort(403)
+    form = BookingForm()
+    summary_fields: dict[str, str] = {}
+    message = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                booking = svc.run_atomically(lambda: svc.book_slot(
+                    actor=current_user, slot_id=slot_id, case_ref=form.case_ref.data, question=form.question.data,
+                    participants=form.participants.data))
+            except DomainError as exc:
+                summary_fields = _apply_errors(form, exc)
+                message = exc.message
+                status = exc.status
+            else:
+                flash(_l("The consultation is booked. You will get a calendar invitation by e-mail."), "success")
+                return redirect(url_for("consultations.booking_detail", booking_id=booking.id))
+        else:
+            status = 422
+    booked = svc.booked_count(sv)
+    return render_template("consultations/book.html", form=form, sv=sv, booked=booked, message=message,
+                           summary_fields=summary_fields, note=teams_note(sv.series.modality, None)), status
+
+
+# --- my consultations and a booking ---------------------------------------------------------------
+
+@bp.route("/mine")
+@login_required
+def mine():
+    upcoming, past = svc.my_bookings(current_user)
+    return render_template("consultations/mine.html", upcoming=upcoming, past=past)
+
+
+def _booking_or_404(booking_id: int):
+    try:
+        return svc.get_booking(actor=current_user, booking_id=booking_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/bookings/<int:booking_id>")
+@login_required
+def booking_detail(booking_id: int):
+    booking = _booking_or_404(booking_id)
+    return render_template("consultations/booking.html", booking=booking, cancel_form=CancelForm(),
+                           note=teams_note(booking.series.modality, booking.join_url),
+                           is_booker=booking.booker_id == current_user.id, now=utcnow())
+
+
+@bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
+@login_required
+def cancel(booking_id: int):
+    booking = _booking_or_404(booking_id)
+    form = CancelForm()
+    is_booker = booking.booker_id == current_user.id
+    if form.validate_on_submit():
+        try:
+            svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
+                                                          reason=form.reason.data or ""))
+        except DomainError as exc:
+            rest = _apply_errors(form, exc)
+            booking = _booking_or_404(booking_id)
+            return render_template("consultations/booking.html", booking=booking, cancel_form=form,
+                                   message=exc.message, summary_fields=rest, is_booker=is_booker, now=utcnow(),
+                                   note=teams_note(booking.series.modality, booking.join_url)), exc.status
+        flash(_l("The consultation was cancelled. The others are told."), "success")
+        return redirect(url_for("consultations.mine" if is_booker else "consultations.hosting"))
+    return render_template("consultations/booking.html", booking=booking, cancel_form=form, is_booker=is_booker,
+                           now=utcnow(), note=teams_note(booking.series.modality, booking.join_url)), 422
+
+
+@bp.route("/bookings/<int:booking_id>/reschedule", methods=["GET", "POST"])
+@login_required
+def reschedule(booking_id: int):
+    booking = _booking_or_404(booking_id)
+    if booking.booker_id != current_user.id or booking.status != "confirmed":
+        abort(403)
+    message, status = None, 200
+    if request.method == "POST":
+        form = CancelForm()  # only for its CSRF check
+        if form.validate_on_submit():
+            try:
+                svc.run_atomically(lambda: svc.reschedule_booking(actor=current_user, booking_id=booking_id,
+                                                                  slot_id=request.form.get("slot_id", "")))
+            except DomainError as exc:
+                message, status = exc.message, exc.status
+                booking = _booking_or_404(booking_id)
+            else:
+                flash(_l("The consultation was moved. The others get an updated invitation."), "success")
+                return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
+        else:
+            message, status = str(_l("The form had expired. Please try again.")), 400
+    d1 = _today()
+    days = min(booking.series.horizon_days, 120)
+    slots = svc.list_slots(actor=current_user, flt=svc.SlotFilter(
+        date_from=d1, date_to=d1 + timedelta(days=days), series_id=booking.series_id, available_only=True))
+    slots = [s for s in slots if s.start_dt != booking.start_dt]
+    return render_template("consultations/reschedule.html", booking=booking, slots=slots, message=message), status
+
+
+# --- hosting ----------------------------------------------------------------------------------------
+
+@bp.route("/hosting")
+@login_required
+def hosting():
+    series = svc.hosted_series(current_user)
+    bookings = svc.hosted_bookings(current_user)
+    can_publish = bool(svc.hostable_units(current_user))
+    if not series and not can_publish:
+        abort(403)
+    return render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
+
+
+def _consultant_choices(units: list[Unit]) -> list:
+    unit_ids = [u.id for u in units]
+    people = db.session.execute(
+        select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == "consultant", User.is_active.is_(True)).order_by(User.name)
+    ).scalars().all()
+    chosen = [p for p in people if any(u.id in unit_ids for u in p.units)]
+    if all(p.id != current_user.id for p in chosen):
+        chosen.insert(0, current_user._get_current_object())
+    return choices((p.id, p.name) for p in chosen)
+
+
+@bp.route("/series/new", methods=["GET", "POST"])
+@login_required
+def new_series():
+    units = svc.hostable_units(current_user)
+    if not units:
+        abort(403)
+    form = SeriesForm()
+    form.unit.choices = choices((u.code, u.name) for u in units)
+    form.consultants.choices = _consultant_choices(units)
+    if request.method == "GET":
+        form.consultants.data = [current_user.id]
+        others = [k for k in ("child_welfare", "lanu", "substance") if k not in {u.kind for u in units}]
+        form.open_to.data = others or ["child_welfare"]
+    message, rest, status = None, {}, 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            first_day = parse_date(form.first_date.data)
+            first = datetime.combine(first_day, parse_time(form.start_time.data))
+            picked = {p.id: p for p in db.session.execute(
+                select(User).where(User.id.in_(form.consultants.data or []))).scalars()}
+            data = svc.SeriesInput(
+                unit=form.unit.data, title=form.title.data, rrule=build_rrule(form.recurrence.data, first_day),
+                first_start=first, slot_minutes=form.slot_minutes.data, slots=form.slots.data,
+                capacity=form.capacity.data, modality=form.modality.data, location=form.location.data or "",
+                languages=form.languages.data, open_to=form.open_to.data,
+                min_notice_hours=form.min_notice_hours.data, horizon_days=form.horizon_days.data,
+                until=parse_date(form.until.data) if form.until.data else None,
+                consultants=list(picked.values()) or None, description=form.description.data or "")
+            try:
+                series = svc.run_atomically(lambda: svc.create_series(actor=current_user, data=data))
+            except DomainError as exc:
+                rest = _apply_errors(form, exc, {"first_start": "first_date", "rrule": "recurrence"})
+                message, status = exc.message, exc.status
+            else:
+                flash(_l("The consultation hours are published."), "success")
+                return redirect(url_for("consultations.series_detail", series_id=series.id))
+        else:
+            status = 422
+    return render_template("consultations/series_form.html", form=form, message=message, summary_fields=rest), status
+
+
+def _hosted_or_404(series_id: int) -> ConsultationSeries:
+    series = db.session.get(ConsultationSeries, series_id)
+    if series is None or not svc.is_host(current_user, series):
+        abort(404)
+    return series
+
+
+@bp.route("/series/<int:series_id>")
+@login_required
+def series_detail(series_id: int):
+    series = _hosted_or_404(series_id)
+    occs = svc.upcoming_occurrences(series)
+    cancelled = [c for c in series.changes if c.new_start_dt is None and c.original_start_dt >= utcnow()]
+    return render_template("consultations/series.html", series=series, occurrences=occs, cancelled=cancelled,
+                           slot_key=slot_key)
+
+
+@bp.route("/series/<int:series_id>/active", methods=["POST"])
+@login_required
+def set_active(series_id: int):
+    _hosted_or_404(series_id)
+    form = CancelForm()
+    if form.validate_on_submit():
+        active = request.form.get("active") == "1"
+        svc.run_atomically(lambda: svc.set_series_active(actor=current_user, series_id=series_id, active=active))
+        flash(_l("Bookings are open.") if active else _l("No new bookings are taken."), "success")
+    return redirect(url_for("consultations.series_detail", series_id=series_id))
+
+
+def _occurrence_or_404(series: ConsultationSeries, key: str):
+    parsed = parse_slot_key(key)
+    occ = find_occurrence(series, parsed[1]) if parsed and parsed[0] == series.id else None
+    if occ is None:
+        abort(404)
+    return occ
+
+
+@bp.route("/series/<int:series_id>/occurrences/<key>", methods=["GET", "POST"])
+@login_required
+def occurrence(series_id: int, key: str):
+    series = _hosted_or_404(series_id)
+    occ = _occurrence_or_404(series, key)
+    cancel_form = CancelForm(prefix="cancel")
+    move_form = MoveOccurrenceForm(prefix="move")
+    message, rest, status = None, {}, 200
+    action = request.form.get("action")
+    if request.method == "POST":
+        try:
+            if action == "cancel" and cancel_form.validate_on_submit():
+                affected = svc.run_atomically(lambda: svc.cancel_occurrence(
+                    actor=current_user, series_id=series.id, original_start_dt=occ.original_start_dt,
+                    reason=cancel_form.reason.data or ""))
+                flash(_l("The time was cancelled. Bookings cancelled: %(n)d.", n=len(affected)), "success")
+                return redirect(url_for("consultations.series_detail", series_id=series.id))
+            if action == "move" and move_form.validate_on_submit():
+                new_start = datetime.combine(parse_date(move_form.new_date.data), parse_time(move_form.new_time.data))
+                affected = svc.run_atomically(lambda: svc.move_occurrence(
+                    actor=current_user, series_id=series.id, original_start_dt=occ.original_start_dt,
+                    new_start=new_start, reason=move_form.reason.data or ""))
+                flash(_l("The time was moved. Bookings moved: %(n)d.", n=len(affected)), "success")
+                return redirect(url_for("consultations.series_detail", series_id=series.id))
+            status = 422
+        except DomainError as exc:
+            form = cancel_form if action == "cancel" else move_form
+            rest = _apply_errors(form, exc, {"new_start": "new_date"})
+            message, status = exc.message, exc.status
+            series = _hosted_or_404(series_id)
+            occ = _occurrence_or_404(series, key)
+    bookings = svc.occurrence_bookings(series, occ)
+    return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
+                           cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
+                           key=key), status
+
+
+@bp.errorhandler(Forbidden)
+def forbidden(exc):
+    return render_template("core/error.html", status=403, message=exc.message), 403
+
+
+__all__ = ["bp", "init_views", "safe_next"]
