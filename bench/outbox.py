@@ -83,8 +83,8 @@ def main() -> None:
     from scheduler.delivery.outbox import deliver_due
     from scheduler.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "OUTBOX_DIR": f"{tmp}/outbox", "SMTP_HOST": "",
-                      "MAIL_FROM": "no-reply@example.fi"})
+    os.environ["DATABASE_URL"] = database  # the settings' engine options for this database
+    app = create_app({"OUTBOX_DIR": f"{tmp}/outbox", "SMTP_HOST": "", "MAIL_FROM": "no-reply@example.fi"})
     postgres = database.startswith("postgresql")
     with app.app_context():
         upgrade()
