@@ -31,7 +31,7 @@ messages:
 
 run: install
 	$(BIN)/flask db upgrade
-	@$(BIN)/flask seed-demo || echo "(demo data already present; logins above are unchanged)"
+	@$(BIN)/flask seed-demo || echo "(the demo was already in place; nothing was changed)"
 	@echo "Serving at http://127.0.0.1:5000 — sign in with a demo login printed above."
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-1} $(BIN)/flask run --host 127.0.0.1 --port 5000
 

@@ -100,13 +100,20 @@ def seed_demo_command():
     """Fill an empty database with a believable demo region and print the demo logins."""
     from flask import current_app
 
-    from .demo import DemoRefused, seed_demo
+    from .demo import DemoRefused, demo_logins, demo_present, seed_demo
 
+    production = current_app.config["PRODUCTION"]
     try:
-        logins = seed_demo(production=current_app.config["PRODUCTION"])
+        logins = seed_demo(production=production)
     except DemoRefused as exc:
+        if not production and demo_present():  # `make run` again: show the logins again
+            _print_logins(demo_logins())
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
+    _print_logins(logins)
+
+
+def _print_logins(logins: dict) -> None:
     click.echo(f"Demo logins (password for all: {logins['password']}):")
     for email, what in logins["users"]:
         click.echo(f"  {email:40} {what}")

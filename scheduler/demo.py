@@ -62,4 +62,16 @@ def seed_demo(*, production: bool) -> dict:
     consultations_demo.seed(users)
     panels_demo.seed(users)
     feeds_demo.seed(users)
+    return demo_logins()
+
+
+def demo_logins() -> dict:
     return {"password": DEMO_PASSWORD, "users": [(p[0], p[5]) for p in PEOPLE]}
+
+
+def demo_present() -> bool:
+    """The demo's administrator exists, still with the demo password (so printing it is true)."""
+    from .people.auth import verify_password
+
+    user = db.session.execute(select(User).where(User.email == PEOPLE[0][0])).scalar_one_or_none()
+    return user is not None and verify_password(user, DEMO_PASSWORD)

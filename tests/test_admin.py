@@ -378,3 +378,27 @@ def test_imported_user_can_be_given_a_password(as_admin, db, app):
     as_admin.post(f"/admin/users/{user.id}/password", data={"csrf_token": token, "new_password": TEST_PASSWORD})
     db.session.expire_all()
     sign_in(app.test_client(), db.session.get(User, user.id))
+
+
+def test_csv_import_refuses_a_file_over_2_mb(as_admin, db):
+    before = _count(db, User)
+    big = "email,name,roles\n" + "".join(f"p{i}@example.fi,Person {i} {'x' * 40},social_worker\n" for i in range(40_000))
+    assert len(big.encode()) > 2 * 1024 * 1024
+    resp = _upload(as_admin, big)
+    assert resp.status_code == 422 and 'href="#file"' in resp.get_data(as_text=True)
+    assert _count(db, User) == before
+
+
+def test_csv_import_matches_existing_users_and_units_whatever_the_case(db, make_unit, make_user):
+    from scheduler.people.services import import_users_csv
+
+    make_unit(code="LS-ROI")
+    make_user(email="old@example.fi", name="Old Name")
+    lines = ["email,name,roles,units"] + [f"new{i}@example.fi,New {i},social_worker,ls-roi" for i in range(30)]
+    lines.append("OLD@Example.FI,Renamed,consultant,LS-ROI")
+    result = import_users_csv("\n".join(lines) + "\n")
+    db.session.commit()
+    assert (result.created, result.updated, result.errors) == (30, 1, [])
+    old = db.session.execute(select(User).where(User.email == "old@example.fi")).scalar_one()
+    assert old.name == "Renamed" and old.roles == ["consultant"] and [u.code for u in old.units] == ["LS-ROI"]
+    assert _count(db, User) == 31

@@ -43,10 +43,12 @@ def test_seed_demo_once_and_refused_in_production(app, db):
     assert "sihteeri@demo.fi" in r.output and "demo-salasana" in r.output
     r = runner.invoke(args=["seed-demo"])
     assert r.exit_code != 0
+    assert "sihteeri@demo.fi" in r.output  # `make run` again still shows the logins
     app.config["PRODUCTION"] = True
     try:
         r = runner.invoke(args=["seed-demo"])
         assert r.exit_code != 0 and "production" in r.output
+        assert "demo-salasana" not in r.output
     finally:
         app.config["PRODUCTION"] = False
 

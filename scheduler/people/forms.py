@@ -77,7 +77,8 @@ class UserForm(FlaskForm):
                         validators=[Length(max=200, message=_l("Use at most %(max)d characters."))])
     organisation = StringField(_l("Organisation"), filters=[_strip],
                                validators=[Length(max=200, message=_l("Use at most %(max)d characters."))])
-    roles = MultiCheckboxField(_l("Roles"), description=_l("Choose at least one."))
+    roles = MultiCheckboxField(_l("Roles"), description=_l("Choose at least one."),
+                               validators=[DataRequired(_l("Choose at least one role."))])
     units = MultiCheckboxField(_l("Units"))
     language = RadioField(_l("Language"), default="fi")
     is_active = BooleanField(_l("Account in use"), default=True,

@@ -81,11 +81,18 @@ def _check_password(password: str) -> None:
         )
 
 
-def _resolve_units(codes: list[str]) -> list[Unit]:
+def _resolve_units(codes: list[str], cache: dict[str, Unit] | None = None) -> list[Unit]:
+    """Units by code (case-insensitive). `cache` (lower-case code → Unit) spares a query per code."""
     units = []
     for code in codes:
         try:
-            units.append(get_unit(code))
+            if cache is not None:
+                unit = cache.get(code.strip().lower())
+                if unit is None:
+                    raise NotFound(str(_l("No such unit: %(code)s", code=code)))
+                units.append(unit)
+            else:
+                units.append(get_unit(code))
         except NotFound as exc:
             raise ValidationFailed(exc.message, fields={"units": exc.message}) from exc
     return units
@@ -110,17 +117,21 @@ def create_user(
     password: str | None = None,
     title: str = "",
     organisation: str = "",
+    unit_cache: dict[str, Unit] | None = None,
+    existing: dict[str, User] | None = None,
+    flush: bool = True,
 ) -> User:
+    """Create a user. `unit_cache`, `existing` (e-mail → User) and flush=False are for bulk imports."""
     email = normalize_email(email)
     errors = _check_roles_language(list(roles), language)
     errors.update(_too_long(name=name, title=title, organisation=organisation))
     if not (name or "").strip():
         errors["name"] = str(_l("Enter the person's name."))
-    if get_user_by_email(email):
+    if (email in existing) if existing is not None else get_user_by_email(email):
         errors["email"] = str(_l("A user with this e-mail address exists already."))
     if errors:
         raise ValidationFailed(str(_l("Check the user's details.")), fields=errors)
-    units = _resolve_units(list(unit_codes))
+    units = _resolve_units(list(unit_codes), unit_cache)
     if password is not None:
         _check_password(password)
     user = User(email=email, name=name.strip(), language=language, title=title, organisation=organisation)
@@ -128,13 +139,15 @@ def create_user(
     user.role_rows = [UserRole(role=r) for r in dict.fromkeys(roles)]
     user.units = units
     db.session.add(user)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return user
 
 
 def update_user(
     user: User, *, name: str, roles: list[str], unit_codes: list[str], language: str, is_active: bool,
     title: str = "", organisation: str = "", actor: User | None = None,
+    unit_cache: dict[str, Unit] | None = None, flush: bool = True,
 ) -> User:
     """Change a user. With an actor (an administrator on the admin pages), the actor cannot lock
     themselves out: they keep their own administrator role and stay active."""
@@ -155,11 +168,12 @@ def update_user(
     user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
         UserRole(role=r) for r in dict.fromkeys(roles) if r not in {x.role for x in user.role_rows}
     ]
-    user.units = _resolve_units(list(unit_codes))
+    user.units = _resolve_units(list(unit_codes), unit_cache)
     if user.is_active and not is_active:
         end_all_sessions(user)
     user.is_active = is_active
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return user
 
 
@@ -260,34 +274,54 @@ def import_users_csv(text: str) -> ImportResult:
             str(_l("The file needs the columns email, name and roles (units, language, title and organisation are optional).")),
             fields={"file": str(_l("Missing columns: %(cols)s", cols=", ".join(sorted(missing))))},
         )
+    rows = [(lineno, {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k})
+            for lineno, raw in enumerate(reader, start=2)]
     savepoint = db.session.begin_nested()
-    seen: set[str] = set()
-    for lineno, raw in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+    # One query for the units and one per 500 addresses for the existing users, not several per line;
+    # no autoflush and a single flush at the end: a county's few thousand lines take seconds.
+    unit_cache = {u.code.lower(): u for u in db.session.execute(select(Unit)).scalars()}
+    wanted: set[str] = set()
+    for _, r in rows:
+        wanted.add((r.get("email") or "").strip().lower())
         try:
-            email = normalize_email(row.get("email", ""))
-            if email in seen:
-                raise ValidationFailed(str(_l("The e-mail address appears twice in the file.")))
-            seen.add(email)
-            roles = _split(row.get("roles"))
-            units = _split(row.get("units"))
-            language = (row.get("language") or "fi").lower()
-            existing = get_user_by_email(email)
-            if existing:
-                update_user(existing, name=row.get("name", ""), roles=roles, unit_codes=units, language=language,
-                            is_active=existing.is_active, title=row.get("title", existing.title),
-                            organisation=row.get("organisation", existing.organisation))
-                result.updated += 1
-            else:
-                create_user(email=email, name=row.get("name", ""), roles=roles, unit_codes=units, language=language,
-                            title=row.get("title", ""), organisation=row.get("organisation", ""))
-                result.created += 1
-        except ValidationFailed as exc:
-            detail = "; ".join(exc.fields.values()) or exc.message
-            result.errors.append((lineno, detail))
+            wanted.add(normalize_email(r.get("email", "")))
+        except ValidationFailed:
+            pass  # reported with its line below
+    wanted_list = sorted(wanted)
+    existing: dict[str, User] = {}
+    for start in range(0, len(wanted_list), 500):
+        chunk = wanted_list[start:start + 500]
+        existing.update((u.email, u) for u in db.session.execute(select(User).where(User.email.in_(chunk))).scalars())
+    seen: set[str] = set()
+    with db.session.no_autoflush:
+        for lineno, row in rows:
+            try:
+                email = normalize_email(row.get("email", ""))
+                if email in seen:
+                    raise ValidationFailed(str(_l("The e-mail address appears twice in the file.")))
+                seen.add(email)
+                roles = _split(row.get("roles"))
+                units = _split(row.get("units"))
+                language = (row.get("language") or "fi").lower()
+                user = existing.get(email)
+                if user is not None:
+                    update_user(user, name=row.get("name", ""), roles=roles, unit_codes=units, language=language,
+                                is_active=user.is_active, title=row.get("title", user.title),
+                                organisation=row.get("organisation", user.organisation), unit_cache=unit_cache,
+                                flush=False)
+                    result.updated += 1
+                else:
+                    create_user(email=email, name=row.get("name", ""), roles=roles, unit_codes=units, language=language,
+                                title=row.get("title", ""), organisation=row.get("organisation", ""),
+                                unit_cache=unit_cache, existing=existing, flush=False)
+                    result.created += 1
+            except ValidationFailed as exc:
+                detail = "; ".join(exc.fields.values()) or exc.message
+                result.errors.append((lineno, detail))
     if result.errors:
         savepoint.rollback()
         result.created = result.updated = 0
     else:
+        db.session.flush()
         savepoint.commit()
     return result
