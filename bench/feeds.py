@@ -7,8 +7,9 @@ Seeds a scratch database (SQLite in a temporary folder unless --database names a
 PostgreSQL database) with one booker per size and that many consultation bookings, starts the app
 in a separate process (Werkzeug, one thread) with an extra route serving a folder of static files,
 and times requests from this process over keep-alive HTTP. Prints the median and p95 in ms of:
-the first request (every event rendered), a warm request (texts in the worker's memory), a
-request served from the render-cache table alone (as a freshly started worker would), a
+the first request (every event rendered); an unchanged feed (kept whole in the worker's memory,
+checked by four aggregate queries); a feed with one booking changed before each request (every
+item read again, one event rendered); a freshly started worker (texts from the cache table); a
 conditional request answered 304, a gzip request, and the static file.
 """
 
@@ -43,8 +44,8 @@ def _app(database: str, instance: str):
 
 
 def seed(database: str, instance: str, sizes: list[int]) -> dict[int, str]:
-    """One booker per size with that many bookings (a quarter in the past 90 days); returns the
-    feed path of each."""
+    """One booker per size with that many bookings (hourly from 80 days ago on; every 50th
+    cancelled); returns the feed path of each."""
     from flask_migrate import upgrade
     from sqlalchemy import insert
 
@@ -73,8 +74,7 @@ def seed(database: str, instance: str, sizes: list[int]) -> dict[int, str]:
             db.session.add(series)
             db.session.flush()
             first = now - timedelta(days=80)
-            step = timedelta(hours=(80 * 24 * 4) // size) if size >= 4 * 80 * 24 else timedelta(hours=1)
-            starts = [first + i * step for i in range(size)]
+            starts = [first + timedelta(hours=i) for i in range(size)]  # hourly, from 80 days ago on
             db.session.execute(insert(ConsultationSlot), [
                 {"series_id": series.id, "start_dt": s, "end_dt": s + timedelta(minutes=30), "capacity": 1, "booked": 1}
                 for s in starts])
@@ -107,6 +107,21 @@ def serve(database: str, instance: str, port: int, static_dir: str) -> None:
     @app.route("/bench-static/<path:name>")
     def bench_static(name):
         return send_from_directory(static_dir, name, mimetype="text/calendar")
+
+    @app.route("/bench-touch/<int:size>")
+    def bench_touch(size):
+        """Change one booking of the feed (its sequence; updated_dt follows), as a user would."""
+        from sqlalchemy import func, select, update
+
+        from scheduler.consultations.models import Booking
+        from scheduler.extensions import db
+        from scheduler.people.models import User
+
+        user_id = select(User.id).where(User.email == f"sw{size}@bench.fi").scalar_subquery()
+        first = select(func.min(Booking.id)).where(Booking.booker_id == user_id).scalar_subquery()
+        db.session.execute(update(Booking).where(Booking.id == first).values(sequence=Booking.sequence + 1))
+        db.session.commit()
+        return "ok"
 
     @app.route("/bench-forget")
     def bench_forget():
@@ -147,18 +162,22 @@ def main(argv: list[str] | None = None) -> None:
     static.mkdir()
     port = _free_port()
     env = dict(os.environ, PYTHONWARNINGS="ignore")
+    server_log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115  (open while the server runs)
     proc = subprocess.Popen([sys.executable, __file__, "--serve", database, tmp, str(port), str(static)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=server_log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     http = requests.Session()
     http.trust_env = False
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                http.get(base + "/healthz", timeout=1)
+                http.get(base + "/healthz", timeout=5)
                 break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the server did not start; see " + str(Path(tmp) / "server.log")) from None
+                time.sleep(0.2)
         print(f"\n{'events':>7} {'bytes':>10} {'what':<34} {'median':>8} {'p95':>8}  (ms, {args.requests} requests)")
 
         def timed(path: str, n: int, headers=None, before=None) -> tuple[list[float], requests.Response]:
@@ -180,8 +199,11 @@ def main(argv: list[str] | None = None) -> None:
             (static / f"feed-{size}.ics").write_bytes(body)
             n = args.requests if size < 10_000 else max(10, args.requests // 2)
             rows = [("first request (all rendered)", cold)]
-            rows.append(("warm (texts in worker memory)", timed(path, n)[0]))
-            rows.append(("from the cache table alone", timed(path, n, before=lambda: http.get(base + "/bench-forget"))[0]))
+            rows.append(("unchanged (feed kept in memory)", timed(path, n)[0]))
+            rows.append(("one item changed since last poll", timed(
+                path, n, before=lambda size=size: http.get(f"{base}/bench-touch/{size}"))[0]))
+            rows.append(("fresh worker (texts from the table)", timed(
+                path, n, before=lambda: http.get(base + "/bench-forget"))[0]))
             rows.append(("If-None-Match → 304", timed(path, n, headers={"If-None-Match": first.headers["ETag"],
                                                                            "Accept-Encoding": "identity"})[0]))
             rows.append(("gzip (Accept-Encoding: gzip)", timed(path, n, headers={"Accept-Encoding": "gzip"})[0]))
@@ -192,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        server_log.close()
 
 
 if __name__ == "__main__":

@@ -42,8 +42,14 @@ def path_of(url: str) -> str:
 # --- addresses and tokens ------------------------------------------------------------------------
 
 def test_api_gives_stable_private_addresses_under_200_characters(app, db, make_user, make_unit, api):
-    unit = make_unit(code="LANU-ROI-POLIKLINIKKA", kind="lanu")
-    user = make_user(units=[unit])
+    from scheduler.consultations.services import SeriesInput, create_series
+
+    unit = make_unit(code="LANU-ROVANIEMI-LASTEN-JA-NUORTEN-PSYKIAT", kind="lanu")  # 40 characters, the most a code may have
+    user = make_user(roles=("consultant",), units=[unit])
+    create_series(actor=user, data=SeriesInput(unit=unit.code, title="LANU", rrule="FREQ=WEEKLY;BYDAY=TU",
+                                               first_start=datetime(2030, 1, 8, 13, 0), open_to=["child_welfare"]),
+                  now=datetime(2029, 12, 1, tzinfo=UTC))
+    db.session.commit()
     client = api(user)
     data = client.get("/api/v1/me/feeds").get_json()
     again = client.get("/api/v1/me/feeds").get_json()
@@ -51,7 +57,7 @@ def test_api_gives_stable_private_addresses_under_200_characters(app, db, make_u
     assert data["personal"].startswith("http://127.0.0.1:5000/feeds/") and data["personal"].endswith(".ics")
     assert data["personal_webcal"] == "webcal://" + data["personal"].split("://", 1)[1]
     urls = [data["personal"]] + [u["url"] for u in data["units"]] + [p["url"] for p in data["panels"]]
-    assert any("/units/LANU-ROI-POLIKLINIKKA.ics" in u for u in urls)
+    assert any("/units/LANU-ROVANIEMI-LASTEN-JA-NUORTEN-PSYKIAT.ics" in u for u in urls)
     for url in urls:
         assert len(url) < 200
 
@@ -152,7 +158,8 @@ def test_request_log_never_shows_the_token(app, db, make_user, api, caplog):
     try:
         with serve(app) as base:
             assert requests.get(base + path_of(url), timeout=10).status_code == 200
-            assert requests.get(base + path_of(url).replace(token, token[:-1] + "x"), timeout=10).status_code == 404
+            wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
+            assert requests.get(base + path_of(url).replace(token, wrong), timeout=10).status_code == 404
     finally:
         werkzeug_log.disabled = was_disabled
     lines = [r.getMessage() for r in caplog.records]
@@ -310,3 +317,18 @@ def test_feed_build_query_count_does_not_grow_with_items(app, db, n):
     assert counts[0] <= 4
     assert counts[1] == 1
     assert counts[2] == 0
+
+
+def test_changing_secret_key_changes_the_address(app, db, make_user, api):
+    user = make_user()
+    client = api(user)
+    old = feed_url(client)
+    saved = app.config["SECRET_KEY"]
+    app.config["SECRET_KEY"] = saved + "-rotated"
+    try:
+        assert client.client.get(path_of(old)).status_code == 404
+        new = feed_url(client)
+        assert new != old
+        assert client.client.get(path_of(new)).status_code == 200
+    finally:
+        app.config["SECRET_KEY"] = saved

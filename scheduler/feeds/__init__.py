@@ -6,9 +6,11 @@ def init_app(app) -> None:
     from .cli import feeds_cli
     from .logs import install as install_log_redaction
     from .profile import feed_profile
+    from .tombstones import install as install_tombstones
     from .views import bp
 
     app.register_blueprint(bp)
     app.jinja_env.globals["feed_profile"] = feed_profile
     app.cli.add_command(feeds_cli)
     install_log_redaction(app)
+    install_tombstones()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.db import UTCDateTime, utcnow
@@ -54,4 +54,27 @@ class FeedRenderCache(db.Model):
         return f"<FeedRenderCache {self.cache_key}>"
 
 
-__all__ = ["FeedRenderCache", "FeedToken"]
+class FeedTombstone(db.Model):
+    """A time someone was told about that has since gone from their feed's sources: their case
+    taken off a published agenda (withdrawn, declined, moved on when the session was cancelled), or
+    a session they were an expert in that no longer has their case. Shown as STATUS:CANCELLED for
+    30 days (unless the same UID is live again, e.g. the case's new time on the next agenda)."""
+
+    __tablename__ = "feed_tombstones"
+    __table_args__ = (UniqueConstraint("user_id", "item_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    item_key: Mapped[str] = mapped_column(String(80))  # "panel-case:<id>" or "panel-session:<id>"
+    uid: Mapped[str] = mapped_column(String(120))
+    start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    panel_name: Mapped[str] = mapped_column(String(200), default="")
+    cancelled_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<FeedTombstone user={self.user_id} {self.item_key}>"
+
+
+__all__ = ["FeedRenderCache", "FeedToken", "FeedTombstone"]

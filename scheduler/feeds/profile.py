@@ -18,7 +18,7 @@ def qr_data_uri(text: str) -> str:
 
 
 def feed_profile(user: User) -> dict:
-    token = services.ensure_feed_token(user)
+    token = services.ensure_feed_token(user, own_transaction=True)
     urls = services.feed_urls(user, token)
     personal = urls["personal"]
     row = services.db.session.get(FeedToken, user.id)

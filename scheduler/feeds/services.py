@@ -1,21 +1,20 @@
-"""Calendar subscription feeds: secret addresses and building feeds from the providers' items.
+"""Calendar subscription feeds: building feeds from the providers' items (addresses: tokens.py).
 
-Tokens: 192 bits, HMAC(key from SECRET_KEY, a random nonce kept per user); only SHA-256 of the
-token is looked up. Feeds: the providers (providers.py) return plain FeedItems; each item's
-VEVENT text is kept in `feed_render_cache` under its key and a fingerprint of its content, and
-a feed is the envelope plus the concatenated texts. A feed costs a constant number of queries:
-the token (with its user), one per provider, one for the cached texts, and one upsert when
-something changed.
+The providers (providers.py) return plain FeedItems. Each item's VEVENT text is rendered once and
+kept: in this worker's memory and in the `feed_render_cache` table, under the item's key and a
+fingerprint of its content, so a feed is the envelope plus concatenated texts; DTSTAMP is the
+item's last change, so an unchanged feed has the same bytes and ETag. A personal feed is also kept
+whole in memory with the state of its sources (four aggregate queries): while that state holds,
+the feed is served without reading its items.
+
+Queries per personal feed, whatever its size: the token with its user; four aggregates; on a
+change, four item queries, one for texts missing from memory and one upsert of new texts.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
-import re
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, bindparam, cast, func, select, update
+from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import contains_eager
 
 from ..core.db import utcnow
 from ..core.errors import NotFound
@@ -39,129 +37,23 @@ from ..extensions import db
 from ..people.models import User
 from .ical import calendar_head, calendar_tail, render_vevent
 from .items import CANCELLED, FeedItem
-from .models import FeedRenderCache, FeedToken
+from .models import FeedRenderCache
+from .tokens import (  # noqa: F401  (the feeds API: views, API endpoints and the CLI use these from here)
+    base_url,
+    ensure_feed_token,
+    feed_urls,
+    panel_feed_url,
+    personal_feed_url,
+    reset_feed_token,
+    unit_feed_url,
+    user_for_feed_token,
+    webcal,
+)
 
 # Raise when the VEVENT layout changes: every cached text is then rendered anew.
 RENDER_VERSION = "1"
 PAST_DAYS = 90  # the window: the past 90 days and the future
 CANCELLED_DAYS = 30  # a cancelled item stays (as STATUS:CANCELLED) this long after its cancellation
-TOKEN_BYTES = 24  # 192 bits; 32 URL-safe characters
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
-_LAST_USED_EVERY = timedelta(hours=1)
-
-
-def _sha256(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-# --- the secret addresses ------------------------------------------------------------------------
-
-def _derive(nonce: str) -> str:
-    key = hashlib.sha256(b"scheduler feed token v1\x00" + current_app.config["SECRET_KEY"].encode()).digest()
-    mac = hmac.new(key, nonce.encode(), hashlib.sha256).digest()[:TOKEN_BYTES]
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
-def _new_nonce() -> str:
-    return secrets.token_hex(TOKEN_BYTES)
-
-
-def ensure_feed_token(user: User) -> str:
-    """The user's feed token, creating it when the user has none yet.
-
-    Creation runs in its own short transaction (insert-if-absent, safe when two requests race) so
-    that a read-only page can show the address; the calling request's unit of work is untouched.
-    """
-    row = db.session.get(FeedToken, user.id)
-    if row is None:
-        nonce = _new_nonce()
-        table = FeedToken.__table__
-        with db.engine.begin() as conn:
-            stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(
-                user_id=user.id, nonce=nonce, token_hash=_sha256(_derive(nonce)), created_dt=utcnow()
-            ).on_conflict_do_nothing(index_elements=["user_id"])
-            conn.execute(stmt)
-        row = db.session.get(FeedToken, user.id, populate_existing=True)
-        assert row is not None
-    raw = _derive(row.nonce)
-    digest = _sha256(raw)
-    if not hmac.compare_digest(row.token_hash, digest):
-        # SECRET_KEY was changed: the address changes with it (the old one no longer resolves).
-        db.session.execute(update(FeedToken).where(FeedToken.user_id == user.id).values(token_hash=digest))
-        db.session.flush()
-    return raw
-
-
-def reset_feed_token(user: User) -> str:
-    """Replace the user's feed address; the old one is dead as soon as this commits."""
-    row = db.session.get(FeedToken, user.id)
-    nonce = _new_nonce()
-    raw = _derive(nonce)
-    if row is None:
-        row = FeedToken(user_id=user.id, nonce=nonce, token_hash=_sha256(raw))
-        db.session.add(row)
-    else:
-        row.nonce, row.token_hash, row.created_dt, row.last_used_dt = nonce, _sha256(raw), utcnow(), None
-    db.session.flush()
-    return raw
-
-
-def user_for_feed_token(raw: str, *, now: datetime | None = None) -> User | None:
-    """The active user whose feed token this is, or None. One query (token and user together)."""
-    if not raw or not _TOKEN_RE.match(raw):
-        return None
-    digest = _sha256(raw)
-    row = db.session.execute(
-        select(FeedToken).join(FeedToken.user).options(contains_eager(FeedToken.user))
-        .where(FeedToken.token_hash == digest)
-    ).scalar_one_or_none()
-    # found by its hash; compared again in constant time all the same
-    if row is None or not hmac.compare_digest(row.token_hash, digest) or not row.user.is_active:
-        return None
-    now = now or utcnow()
-    if row.last_used_dt is None or now - row.last_used_dt > _LAST_USED_EVERY:
-        row.last_used_dt = now  # written at most hourly: polling stays read-only
-    return row.user
-
-
-# --- addresses ---------------------------------------------------------------------------------
-
-def _base() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
-
-
-def personal_feed_url(token: str) -> str:
-    return f"{_base()}/feeds/{token}.ics"
-
-
-def unit_feed_url(token: str, unit_code: str) -> str:
-    return f"{_base()}/feeds/{token}/units/{unit_code}.ics"
-
-
-def panel_feed_url(token: str, panel_id: int) -> str:
-    return f"{_base()}/feeds/{token}/panels/{panel_id}.ics"
-
-
-def webcal(url: str) -> str:
-    return "webcal://" + url.split("://", 1)[1]
-
-
-def feed_urls(user: User, token: str | None = None) -> dict:
-    """All feed addresses the user may subscribe to: {"personal": URL, "units": [...], "panels": [...]}."""
-    from .providers import subscribable_panels, subscribable_units
-
-    token = token or ensure_feed_token(user)
-    lang = user.language or "fi"
-    return {
-        "personal": personal_feed_url(token),
-        "units": [
-            {"code": u.code, "name": u.localized_name(lang), "url": unit_feed_url(token, u.code)}
-            for u in subscribable_units()
-        ],
-        "panels": [
-            {"id": p_id, "name": name, "url": panel_feed_url(token, p_id)} for p_id, name in subscribable_panels()
-        ],
-    }
 
 
 # --- building a feed ---------------------------------------------------------------------------
@@ -244,9 +136,50 @@ def _pop_first(d: dict):
 _memory = _Memory()
 
 
+class _FeedMemo:
+    """This process's last build of each personal feed, with the state it was built from (counts and
+    latest changes of its sources, from one aggregate query per provider). While the state is the
+    same, the feed is served without reading its items. Bounded in size; an entry also expires after
+    MEMO_MAX_AGE, for what no state covers (a unit renamed)."""
+
+    MAX_AGE = timedelta(hours=6)
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
+        self.data: dict[tuple, tuple[tuple, datetime, BuiltFeed]] = {}
+        self.size = 0
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, state: tuple, now: datetime) -> BuiltFeed | None:
+        hit = self.data.get(key)
+        if hit is None or hit[0] != state or now - hit[1] > self.MAX_AGE:
+            return None
+        return hit[2]
+
+    def put(self, key: tuple, state: tuple, now: datetime, feed: BuiltFeed) -> None:
+        with self._lock:
+            old = self.data.pop(key, None)
+            if old is not None:
+                self.size -= len(old[2].body)
+            self.data[key] = (state, now, feed)
+            self.size += len(feed.body)
+            while self.size > self.max_bytes and self.data:
+                _, (_, _, dropped) = _pop_first(self.data)
+                self.size -= len(dropped.body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.data.clear()
+            self.size = 0
+
+
+_feed_memo = _FeedMemo()
+
+
 def forget_rendered_in_memory() -> None:
-    """Drop this process's copies (the table stays)."""
+    """Drop this process's copies of texts and feeds (the table stays)."""
     _memory.clear()
+    _feed_memo.clear()
 
 
 def _labels() -> dict[str, str]:
@@ -332,25 +265,40 @@ def build_feed(name: str, items: Iterable[FeedItem], ctx: FeedContext, tz_name: 
 
 
 def _context(user: User, now: datetime | None) -> FeedContext:
-    return FeedContext(lang=user.language or "fi", now=now or utcnow(), base_url=_base())
+    return FeedContext(lang=user.language or "fi", now=now or utcnow(), base_url=base_url())
 
 
 def _collect(providers: Iterable[Callable[..., Iterable[FeedItem]]], *args) -> list[FeedItem]:
+    """Every provider's items; one item per UID (the earlier provider's)."""
     items: list[FeedItem] = []
+    seen: set[str] = set()
     for provider in providers:
-        items.extend(provider(*args))
+        for item in provider(*args):
+            if item.uid not in seen:
+                seen.add(item.uid)
+                items.append(item)
     return items
 
 
 def personal_feed(user: User, *, now: datetime | None = None) -> BuiltFeed:
-    """The consultations the user booked or hosts and the panel times they are invited to."""
-    from .providers import PERSONAL_PROVIDERS
+    """The consultations the user booked or hosts and the panel times they are invited to.
+
+    First the state of its sources (one aggregate query each); unchanged since this process last
+    built the feed, the same feed again. Otherwise the items, and texts from the caches."""
+    from .providers import PERSONAL_PROVIDERS, PERSONAL_STATE
 
     ctx = _context(user, now)
+    key = ("personal", user.id, ctx.lang, ctx.base_url, current_app.config["APP_TIMEZONE"], ctx.now.date())
+    state = PERSONAL_STATE(user, ctx)
+    feed = _feed_memo.get(key, state, ctx.now)
+    if feed is not None:
+        return feed
     with force_locale(ctx.lang):
         name = _("Consultations and expert panel")
         items = _collect(PERSONAL_PROVIDERS, user, ctx)
-        return build_feed(name, items, ctx)
+        feed = build_feed(name, items, ctx)
+    _feed_memo.put(key, state, ctx.now, feed)
+    return feed
 
 
 def unit_feed(user: User, unit_code: str, *, now: datetime | None = None) -> BuiltFeed:
