@@ -192,3 +192,37 @@ def test_reloader_watcher_process_does_not_start_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "None"
+
+
+def test_scheduler_run_cli_delivers_the_outbox_and_stops_on_sigterm(app, db, tmp_path):
+    """`flask --app app scheduler run` as its own process: the outbox job runs at start (and every
+    30 s), a second such process stands by, SIGTERM stops both cleanly."""
+    if app.config["BACKEND"] != "postgresql":
+        pytest.skip("uses the PostgreSQL test database from another process")
+    from scheduler.delivery.mail import queue_email
+    from scheduler.delivery.models import OutboxMessage
+
+    queue_email("maija@example.fi", "Kutsu", "Teksti")
+    db.session.commit()
+    folder = tmp_path / "outbox"
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "INSTANCE_PATH": str(tmp_path),
+           "SMTP_HOST": ""}
+    env.pop("SCHEDULER_ENABLED", None)
+    root = Path(__file__).resolve().parent.parent
+    cmd = [str(Path(sys.executable).parent / "flask"), "--app", "app", "scheduler", "run"]
+    procs = [subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    try:
+        deadline = time.time() + 40
+        while time.time() < deadline and not list(folder.glob("*.eml")):
+            time.sleep(0.2)
+        assert len(list(folder.glob("*.eml"))) == 1
+        db.session.expire_all()
+        assert db.session.query(OutboxMessage).one().status == "sent"
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        outputs = [p.communicate(timeout=60)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert sum("running 2 job(s)" in out for out in outputs) == 1, outputs
+    assert sum("standing by" in out for out in outputs) == 1, outputs

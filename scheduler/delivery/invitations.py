@@ -51,9 +51,24 @@ def invitee_for(user, role: str = "REQ-PARTICIPANT") -> Invitee:
     return Invitee(email=user.email.lower(), name=user.name, language=_lang(user.language), role=role)
 
 
+# The pages' documented paths (BRIEF), used until/unless the endpoint is registered.
+_PATHS = {
+    "consultations.booking_detail": "/consultations/bookings/{booking_id}",
+    "panels.session_detail": "/panels/sessions/{session_id}",
+    "panels.case_detail": "/panels/cases/{case_id}",
+}
+
+
 def app_link(endpoint: str, **values) -> str:
     """An absolute link into the app that works without a request (jobs, workers)."""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    from werkzeug.routing import BuildError
+
+    try:
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+    except BuildError:
+        if endpoint not in _PATHS:
+            raise
+        path = _PATHS[endpoint].format(**values)
     return current_app.config["BASE_URL"] + path
 
 

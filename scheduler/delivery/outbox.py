@@ -253,10 +253,14 @@ def retry_failed_command():
 def init_app(app) -> None:
     """Outbox handlers, admin pages, `outbox` CLI, the delivery job, signal receivers."""
     from ..jobs import register_job
+    from ..jobs.reminders import send_reminders
+    from .invitations import connect_receivers
     from .mail import register as register_mail
     from .views import init_app as views_init
 
     register_mail()
     views_init(app)
     app.cli.add_command(outbox_cli)
+    connect_receivers()
     register_job("outbox-deliver", delivery_job, {"trigger": "interval", "seconds": 30})
+    register_job("reminders", send_reminders, {"trigger": "interval", "minutes": 5})

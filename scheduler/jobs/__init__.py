@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -123,8 +124,11 @@ def build_scheduler(app: Flask):
         timezone=app.config.get("APP_TIMEZONE", "Europe/Helsinki"),
         job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
     )
+    now = datetime.now(UTC)
     for job_id, func, trigger in JOBS:
         kwargs = dict(trigger) if isinstance(trigger, dict) else {"trigger": trigger}
+        if kwargs.get("trigger") == "interval" and "next_run_time" not in kwargs:
+            kwargs["next_run_time"] = now  # catch up at start: what fell due while no scheduler ran
         sched.add_job(run_job, args=[app, job_id, func], id=job_id, name=job_id, replace_existing=True,
                       coalesce=True, misfire_grace_time=MISFIRE_GRACE_SECONDS, max_instances=1, **kwargs)
     return sched

@@ -76,7 +76,7 @@ def booking_reminders(now: datetime, hours: int) -> int:
 
 
 def session_reminders(now: datetime, hours: int) -> int:
-    from ..delivery.invitations import _case_summary, _session_invitees, _session_summary
+    from ..delivery.invitations import _case_summary, _session_invitees, _session_join_url, _session_summary
     from ..panels.models import PanelSession
 
     n = 0
@@ -86,19 +86,19 @@ def session_reminders(now: datetime, hours: int) -> int:
     ).unique().scalars().all()
     for s in sessions:
         summary = _session_summary(s)
+        join = _session_join_url(s)
         url = app_link("panels.session_detail", session_id=s.id)
         for inv in {i.email: i for i in _session_invitees(s)}.values():
             _queue_notice(inv, f"reminder:panel-session:{s.id}:{_stamp(s.start_dt)}:{inv.email}",
-                          _meeting_reminder(summary(_lang(inv.language)), s.start_dt, s.end_dt, "",
-                                            s.join_url or "", url))
+                          _meeting_reminder(summary(_lang(inv.language)), s.start_dt, s.end_dt, "", join, url))
             n += 1
         for case in s.agenda:
             if case.start_dt is None or case.end_dt is None:
                 continue
             inv = invitee_for(case.submitter)
             _queue_notice(inv, f"reminder:panel-case:{case.id}:{_stamp(case.start_dt)}:{inv.email}",
-                          _meeting_reminder(_case_summary(case)(inv.language), case.start_dt, case.end_dt, "",
-                                            s.join_url or "", app_link("panels.case_detail", case_id=case.id)))
+                          _meeting_reminder(_case_summary(case)(inv.language), case.start_dt, case.end_dt, "", join,
+                                            app_link("panels.case_detail", case_id=case.id)))
             n += 1
     return n
 
@@ -109,10 +109,12 @@ def deadline_reminders(now: datetime, days: int) -> int:
     from ..people.models import User, UserRole
 
     n = 0
+    # each panel has its own deadline (days before a session): look at the coming unpublished sessions
+    # (materialised about a year ahead) and keep those whose deadline falls within the lead time
     candidates = db.session.execute(
         select(PanelSession).join(Panel, Panel.id == PanelSession.panel_id)
         .where(PanelSession.status == "scheduled", Panel.is_active.is_(True), PanelSession.start_dt > now,
-               PanelSession.start_dt <= now + timedelta(days=days + 400))
+               PanelSession.start_dt <= now + timedelta(days=days + 366))
         .order_by(PanelSession.start_dt)
     ).unique().scalars().all()
     due = [s for s in candidates if now < s.submission_deadline_dt <= now + timedelta(days=days)]
@@ -133,7 +135,7 @@ def deadline_reminders(now: datetime, days: int) -> int:
                 return (_("Submission deadline %(deadline)s: %(panel)s", deadline=format_datetime(deadline, lang),
                           panel=s.panel.name),
                         [_("Cases for the expert panel's session are to be submitted by the deadline below.")],
-                        [(_("Session"), when), (_("Submission deadline"), format_datetime(deadline, lang))],
+                        [(_("Session time"), when), (_("Deadline for submitting cases"), format_datetime(deadline, lang))],
                         url, _("Open the session"))
 
             _queue_notice(inv, f"deadline:panel-session:{s.id}:{_stamp(deadline)}:{inv.email}", build)
@@ -164,7 +166,7 @@ def agenda_warnings(now: datetime) -> int:
                 when = format_range(s.start_dt, s.end_dt, lang)
                 return (_("The agenda is not published: %(panel)s, %(when)s", panel=s.panel.name, when=when),
                         [_("The agenda of this session should have been published by now. Publish it, or cancel the session, in the service.")],
-                        [(_("Session"), when), (_("Agenda due"), format_datetime(s.agenda_due_dt, lang))],
+                        [(_("Session time"), when), (_("Agenda due"), format_datetime(s.agenda_due_dt, lang))],
                         url, _("Open the session"))
 
             _queue_notice(inv, f"agenda-warning:panel-session:{s.id}:{_stamp(s.agenda_due_dt)}:{inv.email}", build)
