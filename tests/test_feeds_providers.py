@@ -59,8 +59,10 @@ def consultation(db, world):
 @pytest.fixture
 def panel_world(db, world):
     """A monthly panel; the worker's case on the first session with an expert, agenda published."""
+    from scheduler.panels.cases import schedule_case, submit_case
     from scheduler.panels.models import PanelSession
-    from scheduler.panels.services import create_panel, publish_agenda, schedule_case, submit_case
+    from scheduler.panels.panel_admin import create_panel
+    from scheduler.panels.services import publish_agenda
 
     panel = create_panel(actor=world.admin, name="Lapin asiantuntijaryhmä", rrule="FREQ=MONTHLY;BYDAY=2TH",
                          first_start="2030-01-10T12:30", session_minutes=180, case_minutes=45,
@@ -240,7 +242,7 @@ def test_times_taken_off_a_published_agenda_stay_cancelled(app, db, world, panel
 
 
 def test_withdrawn_case_stays_cancelled_for_submitter_and_expert(app, db, world, panel_world):
-    from scheduler.panels.services import withdraw_case
+    from scheduler.panels.cases import withdraw_case
 
     _panel, case, first, _second = panel_world
     withdraw_case(case, actor=world.worker, now=NOW)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from scheduler.core.timefmt import local_to_utc
 from scheduler.delivery.models import CalendarInvitation, OutboxMessage
 from scheduler.delivery.outbox import deliver_due
+from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 
 from .fixtures_mail import calendar_parts, check_invitations
@@ -39,9 +40,9 @@ def _published(db, panel, people):  # noqa: F811
     session = panel.sessions[1]  # 11.2.2027 12.30–15.30
     a = submit(db, panel, people["worker"])
     b = submit(db, panel, people["other_worker"], case_ref="ROI-2027-018", expertise=["legal"])
-    ps.schedule_case(a, actor=people["secretary"], session_id=session.id,
+    pc.schedule_case(a, actor=people["secretary"], session_id=session.id,
                      experts=["psykologi@example.fi", "opettaja@example.fi"], now=NOW)
-    ps.schedule_case(b, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"], now=NOW)
+    pc.schedule_case(b, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"], now=NOW)
     db.session.commit()
     assert db.session.query(OutboxMessage).count() == 0  # nothing goes out before publication
     ps.publish_agenda(session, actor=people["secretary"], now=NOW)
@@ -96,7 +97,7 @@ def test_changes_update_remove_and_cancel(smtp_app, smtp_server, db, panel, peop
 
     # an expert taken off the agenda's cases gets a cancellation of the session; nobody else hears
     n = len(smtp_server.received)
-    ps.set_case_experts(a, actor=people["secretary"], experts=["opettaja@example.fi"], now=NOW)
+    pc.set_case_experts(a, actor=people["secretary"], experts=["opettaja@example.fi"], now=NOW)
     db.session.commit()
     deliver_due()
     invites = _invites(_mails(smtp_server, n))
@@ -106,7 +107,7 @@ def test_changes_update_remove_and_cancel(smtp_app, smtp_server, db, panel, peop
 
     # the worker withdraws: their entry is cancelled; the other case moves up and is updated
     n = len(smtp_server.received)
-    ps.withdraw_case(a, actor=people["worker"], now=NOW)
+    pc.withdraw_case(a, actor=people["worker"], now=NOW)
     db.session.commit()
     deliver_due()
     invites = _invites(_mails(smtp_server, n))
@@ -136,10 +137,10 @@ def test_notices_to_the_submitter(mail_folder, db, panel, people):  # noqa: F811
     from email import message_from_bytes, policy
 
     case = submit(db, panel, people["worker"])
-    ps.return_case(case, actor=people["secretary"], message="Lisää tieto aiemmista palveluista.", now=NOW)
+    pc.return_case(case, actor=people["secretary"], message="Lisää tieto aiemmista palveluista.", now=NOW)
     db.session.commit()
     case2 = submit(db, panel, people["worker"], case_ref="ROI-2027-099")
-    ps.decline_case(case2, actor=people["secretary"], message="Ei kuulu työryhmälle.", now=NOW)
+    pc.decline_case(case2, actor=people["secretary"], message="Ei kuulu työryhmälle.", now=NOW)
     db.session.commit()
     deliver_due()
     mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(mail_folder.glob("*.eml"))]

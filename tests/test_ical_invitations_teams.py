@@ -9,6 +9,7 @@ from sqlalchemy import select
 from scheduler.consultations import services as svc
 from scheduler.delivery.models import OutboxMessage
 from scheduler.delivery.outbox import deliver_due
+from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 
 from .consultations_fixtures import NOW, local, make_series, slot_id  # noqa: F401  (make_series: a fixture)
@@ -73,7 +74,7 @@ def test_booking_on_teams(smtp_app, smtp_server, db, graph_settings, make_unit, 
 def test_panel_session_on_teams(smtp_app, smtp_server, db, graph_settings, panel, people):  # noqa: F811
     session = panel.sessions[1]
     case = submit(db, panel, people["worker"])
-    ps.schedule_case(case, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"],
+    pc.schedule_case(case, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"],
                      now=PANEL_NOW)
     ps.publish_agenda(session, actor=people["secretary"], now=PANEL_NOW)
     db.session.commit()

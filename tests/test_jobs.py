@@ -210,19 +210,29 @@ def test_scheduler_run_cli_delivers_the_outbox_and_stops_on_sigterm(app, db, tmp
     env.pop("SCHEDULER_ENABLED", None)
     root = Path(__file__).resolve().parent.parent
     cmd = [str(Path(sys.executable).parent / "flask"), "--app", "app", "scheduler", "run"]
-    procs = [subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
+    logs = [tmp_path / f"scheduler-{i}.log" for i in range(2)]
+    procs = [subprocess.Popen(cmd, cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+             for log in logs]
+
+    def outputs():
+        return [log.read_text() for log in logs]
+
     try:
         deadline = time.time() + 40
-        while time.time() < deadline and not list(folder.glob("*.eml")):
+        while time.time() < deadline and not (
+            list(folder.glob("*.eml")) and all("running" in o or "standing by" in o for o in outputs())
+        ):
             time.sleep(0.2)
         assert len(list(folder.glob("*.eml"))) == 1
         db.session.expire_all()
         assert db.session.query(OutboxMessage).one().status == "sent"
     finally:
+        # both are up (one runs the jobs, one stands by) before they are told to stop
         for p in procs:
             p.send_signal(signal.SIGTERM)
-        outputs = [p.communicate(timeout=60)[0] for p in procs]
+        for p in procs:
+            p.wait(timeout=60)
+    outputs = outputs()
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert sum("running 2 job(s)" in out for out in outputs) == 1, outputs
+    assert sum("scheduler: running" in out for out in outputs) == 1, outputs
     assert sum("standing by" in out for out in outputs) == 1, outputs

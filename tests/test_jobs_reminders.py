@@ -11,6 +11,7 @@ from scheduler.consultations import services as svc
 from scheduler.core.timefmt import local_to_utc
 from scheduler.delivery.models import OutboxMessage
 from scheduler.jobs.reminders import send_reminders
+from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 
 from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
@@ -79,7 +80,7 @@ def test_panel_reminders_deadline_and_agenda_warning(app, db, panel, people):  #
     assert "ma 1.2.2027 klo 12.30" in rows[0].payload["text"]
 
     case = submit(db, panel, people["worker"])
-    ps.schedule_case(case, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"],
+    pc.schedule_case(case, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"],
                      now=PANEL_NOW)
     db.session.commit()
     # the agenda is due on 6.2. and not published: the secretary is warned once

@@ -14,6 +14,7 @@ from scheduler.core.timefmt import local_to_utc
 from scheduler.delivery.models import OutboxMessage
 from scheduler.delivery.outbox import deliver_due
 from scheduler.jobs.reminders import send_reminders
+from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 
 from .consultations_fixtures import NOW, make_series, slot_id  # noqa: F401  (make_series: a fixture)
@@ -58,12 +59,12 @@ def test_no_case_content_in_anything_sent(app, db, make_unit, make_user, make_se
     # the panel: submit, return, decline, schedule, publish, advice, cancel
     session = panel.sessions[1]
     returned = submit(db, panel, people["worker"], case_ref=SECRETS["panel case_ref"] + "-R")
-    ps.return_case(returned, actor=people["secretary"], message=SECRETS["return message"], now=PANEL_NOW)
+    pc.return_case(returned, actor=people["secretary"], message=SECRETS["return message"], now=PANEL_NOW)
     declined = submit(db, panel, people["worker"], case_ref=SECRETS["panel case_ref"] + "-D")
-    ps.decline_case(declined, actor=people["secretary"], message=SECRETS["decline message"], now=PANEL_NOW)
+    pc.decline_case(declined, actor=people["secretary"], message=SECRETS["decline message"], now=PANEL_NOW)
     case = submit(db, panel, people["worker"], case_ref=SECRETS["panel case_ref"], background=SECRETS["background"],
                   questions=SECRETS["questions"], services_tried=SECRETS["services tried"])
-    ps.schedule_case(case, actor=people["secretary"], session_id=session.id,
+    pc.schedule_case(case, actor=people["secretary"], session_id=session.id,
                      experts=["juristi@example.fi", "psykologi@example.fi"], now=PANEL_NOW)
     db.session.commit()
     send_reminders(now=local_to_utc(datetime(2027, 1, 30, 13, 0)))  # the submission deadline
@@ -71,12 +72,12 @@ def test_no_case_content_in_anything_sent(app, db, make_unit, make_user, make_se
     ps.publish_agenda(session, actor=people["secretary"], now=PANEL_NOW)
     db.session.commit()
     send_reminders(now=local_to_utc(datetime(2027, 2, 10, 13, 0)))
-    ps.record_statement(case, actor=people["secretary"], text=SECRETS["statement"],
+    pc.record_statement(case, actor=people["secretary"], text=SECRETS["statement"],
                         recommendations=[SECRETS["recommendation"]], now=local_to_utc(datetime(2027, 2, 11, 16, 0)))
     db.session.commit()
     later = panel.sessions[2]
     other = submit(db, panel, people["other_worker"], case_ref=SECRETS["panel case_ref"] + "-M")
-    ps.schedule_case(other, actor=people["secretary"], session_id=later.id, experts=["opettaja@example.fi"],
+    pc.schedule_case(other, actor=people["secretary"], session_id=later.id, experts=["opettaja@example.fi"],
                      now=PANEL_NOW)
     ps.publish_agenda(later, actor=people["secretary"], now=PANEL_NOW)
     ps.cancel_session(later, actor=people["secretary"], reason=SECRETS["cancel reason"], now=PANEL_NOW)

@@ -50,8 +50,10 @@ def _ensure_a_booking(users: dict, now: datetime) -> None:
 
 
 def _ensure_a_published_session(users: dict, now: datetime) -> None:
+    from ..panels.cases import schedule_case, submit_case
     from ..panels.models import Panel, PanelSession
-    from ..panels.services import create_panel, publish_agenda, schedule_case, submit_case
+    from ..panels.panel_admin import create_panel
+    from ..panels.services import publish_agenda
 
     admin, secretary = users.get("admin@demo.fi"), users.get("sihteeri@demo.fi")
     worker, expert = users.get("sosiaalityontekija@demo.fi"), users.get("juristi@demo.fi")

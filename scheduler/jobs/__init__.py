@@ -222,6 +222,10 @@ def run_job_command(job_id):
 def init_app(app: Flask) -> None:
     """Register the `scheduler` CLI group; start the scheduler in-process when SCHEDULER_ENABLED."""
     app.cli.add_command(scheduler_cli)
+    # Domains that are set up before delivery add their jobs here, after the outbox's own.
+    from ..panels import register_jobs as register_panel_jobs
+
+    register_panel_jobs()
     if app.config.get("SCHEDULER_ENABLED") and not app.config.get("TESTING"):
         @app.before_request
         def _start_scheduler_once():

@@ -23,9 +23,8 @@ def init_app(app) -> None:
 
 def register_jobs() -> None:
     """Add the panel's job to the one job list: keep every active panel's sessions materialised to
-    the horizon (idempotent, daily at 03.15). Not called from init_app: the domains are set up
-    before delivery, and tests/test_jobs.py expects the outbox job to be the first one. Call it
-    from jobs.init_app (or run `flask --app app panels top-up` daily)."""
+    the horizon (idempotent, daily at 03.15). Called from jobs.init_app, after the outbox's jobs
+    (`flask --app app panels top-up` does the same by hand)."""
     from ..jobs import register_job
     from .services import top_up_sessions
 
