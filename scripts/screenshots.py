@@ -61,6 +61,19 @@ def main() -> int:
             page.screenshot(path=str(OUT / "sign-in.png"))
             sign_in(page, "sosiaalityontekija@demo.fi")
             page.screenshot(path=str(OUT / "home.png"))
+            page.goto(base + "/consultations/")
+            page.screenshot(path=str(OUT / "book-consultation.png"), full_page=True)
+            page.goto(base + "/consultations/mine")
+            page.screenshot(path=str(OUT / "my-consultations.png"), full_page=True)
+            ctx.close()
+
+            ctx = browser.new_context(**desktop)
+            page = ctx.new_page()
+            sign_in(page, "sihteeri@demo.fi")
+            page.goto(base + "/panels/secretary")
+            page.screenshot(path=str(OUT / "panel-secretary.png"), full_page=True)
+            page.goto(base + "/panels/figures")
+            page.screenshot(path=str(OUT / "panel-figures.png"), full_page=True)
             ctx.close()
 
             ctx = browser.new_context(**desktop)
@@ -68,6 +81,8 @@ def main() -> int:
             sign_in(page, "admin@demo.fi")
             page.goto(base + "/admin/users")
             page.screenshot(path=str(OUT / "admin-users.png"), full_page=True)
+            page.goto(base + "/admin/outbox/mail")
+            page.screenshot(path=str(OUT / "outbox-mail.png"), full_page=True)
             ctx.close()
 
             ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, locale="sv-FI",
