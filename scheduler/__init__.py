@@ -39,6 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO)
 
+    _bound_int_ids(app)
+
     from . import models  # noqa: F401  (complete metadata for Alembic)
 
     db.init_app(app)
@@ -88,6 +90,19 @@ def _init_login(app: Flask) -> None:
         if user is None or str(user.id) != user_id:
             return None
         return user
+
+
+def _bound_int_ids(app: Flask) -> None:
+    """`<int:…>` in addresses stops at the largest database INTEGER: a larger id is not found (404)
+    instead of overflowing SQLite or being refused by PostgreSQL (a 500)."""
+    from werkzeug.routing import IntegerConverter
+
+    class DatabaseIntConverter(IntegerConverter):
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", 2**31 - 1)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = DatabaseIntConverter
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -100,6 +100,19 @@ def test_series_validation_and_permissions(app, db, world, make_series):
     assert make_series(world.doctor, "LANU").unit.code == "LANU"
 
 
+def test_series_texts_refuse_identity_codes(app, db, world, make_series):
+    from scheduler.consultations.models import ConsultationSeries
+
+    before = db.session.query(ConsultationSeries).count()
+    with pytest.raises(ValidationFailed) as exc:
+        make_series(world.doctor, world.lanu, title="Konsultaatio 131052-308T",
+                    description="Asiakas 131052-308T", modality="in_person", location="Katu 1, 131052-308T")
+    assert set(exc.value.fields) >= {"title", "description", "location"}
+    assert "henkilötunnus" in exc.value.fields["title"]
+    db.session.rollback()
+    assert db.session.query(ConsultationSeries).count() == before
+
+
 # --- booking -------------------------------------------------------------------------------------
 
 def test_book_then_full_then_conflict(app, db, world, make_series, signals):

@@ -62,6 +62,12 @@ def test_publishing_invites_secretaries_experts_and_each_worker_to_their_case(  
         assert method == "REQUEST" and str(ev["UID"]) == session.ical_uid
         assert ev.decoded("DTSTART") == session.start_dt and ev.decoded("DTEND") == session.end_dt
         assert int(ev["SEQUENCE"]) == session.sequence
+    # everyone's first entry is a new invitation, although the session's SEQUENCE was raised on publishing
+    for r in smtp_server.received:
+        if calendar_parts(r.message):
+            assert r.message["Subject"].startswith("Kutsu: "), r.message["Subject"]
+            text = r.message.get_body(("plain",)).get_content()
+            assert "Sinut on kutsuttu" in text and "muuttunut" not in text
     ((method, ev),) = invites["sosiaali@example.fi"]
     assert str(ev["UID"]) == a.ical_uid and ev.decoded("DTSTART") == a.start_dt and ev.decoded("DTEND") == a.end_dt
     assert str(ev["ATTENDEE"]) == "mailto:sosiaali@example.fi"  # their case's time only

@@ -385,6 +385,16 @@ def test_held_statement_and_not_held(panel, db, people, signals):
     assert st.recommendations == ["Oppilashuollon palaveri", "Psykologin arvio"]
     assert ("case", a.id, "statement") in signals
     assert b.status == "scheduled"
+    # A follow-up date in the past is refused and nothing changes ...
+    with pytest.raises(ValidationFailed) as exc:
+        record_statement(b, actor=people["secretary"], text="Neuvo.", follow_up=after.date() - timedelta(days=1),
+                         now=after)
+    assert set(exc.value.fields) == {"follow_up"}
+    assert b.status == "scheduled" and b.statement is None
+    # ... but correcting the advice later keeps a follow-up date that has since passed.
+    later = datetime(2027, 7, 1, 9, 0, tzinfo=UTC)
+    st = record_statement(a, actor=people["secretary"], text="Korjattu.", follow_up=date(2027, 6, 1), now=later)
+    assert st.text == "Korjattu." and st.follow_up_date == date(2027, 6, 1)
 
 
 def test_not_held_session_moves_waiting_cases(panel, db, people, signals):

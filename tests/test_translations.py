@@ -45,3 +45,10 @@ def test_catalog_is_up_to_date_with_the_sources():
         sources.update(json.loads(path.read_text(encoding="utf-8")))
     stale = sorted(set(sources) - pot)
     assert len(stale) < 1, f"translated but no longer used: {stale[:20]}"
+
+
+def test_swedish_names_the_expert_panel_one_way():
+    """The Swedish pages call the panel "expertgrupp" everywhere (the title, e-mails and feeds
+    do); the navigation used "sakkunniggrupp" for the same thing."""
+    odd = [m.id for m in _catalog("sv") if m.id and "sakkunniggrupp" in str(m.string).lower()]
+    assert odd == []

@@ -115,9 +115,10 @@ def _send(row: CalendarInvitation, spec: MeetingSpec, summary: str, attendees: t
                       summary=summary, organizer_email=current_app.config["MAIL_FROM"],
                       organizer_name=_organizer_name(row.language), attendees=attendees, url=spec.url,
                       location=spec.location, join_url=spec.join_url if method == "REQUEST" else "")
+    updated = bool(row.sends) and row.method == "REQUEST"  # they already hold an entry for it
     row.sends = (row.sends or 0) + 1
     row.method, row.sequence, row.start_dt, row.end_dt = method, spec.sequence, start, end
-    queue_invitation(row.email, row.language, meeting, method, intro=intro,
+    queue_invitation(row.email, row.language, meeting, method, intro=intro, updated=updated,
                      dedupe_key=f"invite:{spec.uid}:{row.email}:{row.sends}")
 
 

@@ -163,29 +163,33 @@ def register() -> None:
 
 
 def queue_invitation(to: str, language: str, meeting, method: str = "REQUEST", *, dedupe_key: str | None = None,
-                     intro: str = "", now=None) -> OutboxMessage:
+                     intro: str = "", now=None, updated: bool | None = None) -> OutboxMessage:
     """An iMIP invitation (REQUEST) or cancellation (CANCEL) of `meeting` (a delivery.ical.Meeting)
     to one person, in their language. The meeting's summary must already be in that language and,
     like everything here, carry no case content.
 
     The default dedupe key (UID, SEQUENCE, method, recipient) makes queueing the same version of
-    the same invitation twice a no-op, while every update (a raised SEQUENCE) is a new message."""
+    the same invitation twice a no-op, while every update (a raised SEQUENCE) is a new message.
+    `updated` says whether this person already holds an entry (default: SEQUENCE > 0); a first
+    invitation is worded as new even when the meeting's SEQUENCE was raised before they joined."""
     from flask_babel import gettext as _
 
     from ..core.timefmt import format_range
     from .ical import invitation_ics
 
     lang = language if language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if updated is None:
+        updated = meeting.sequence > 0
     with force_locale(lang):
         when = format_range(meeting.start_dt, meeting.end_dt, lang)
         if method == "CANCEL":
             subject = _("Cancelled: %(summary)s, %(when)s", summary=meeting.summary, when=when)
-        elif meeting.sequence > 0:
+        elif updated:
             subject = _("Updated invitation: %(summary)s, %(when)s", summary=meeting.summary, when=when)
         else:
             subject = _("Invitation: %(summary)s, %(when)s", summary=meeting.summary, when=when)
     text, html = render_email("invitation", lang, meeting=meeting, when=when, method=method, intro=intro,
-                              subject=subject)
+                              subject=subject, updated=updated)
     ics = invitation_ics(meeting, method, now=now, tz_name=current_app.config["APP_TIMEZONE"])
     key = dedupe_key or f"invite:{meeting.uid}:{meeting.sequence}:{method}:{to.lower()}"
     return queue_email(to, subject, text, html, ics=ics, method=method, dedupe_key=key, language=lang)

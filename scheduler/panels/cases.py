@@ -420,7 +420,7 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
                      follow_up: date | str | None = None, now: datetime | None = None) -> PanelStatement:
     """Record (or correct) the panel's advice on a case; the submitter is notified."""
     from ..core.privacy import find_identity_codes
-    from ..core.timefmt import parse_date
+    from ..core.timefmt import parse_date, to_local
 
     _require_secretary(case.panel, actor)
     if case.status not in ("scheduled", "handled") or case.session is None or not case.session.is_published:
@@ -441,6 +441,9 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
             follow_up_date = parse_date(str(follow_up))
         except ValueError:
             errors["follow_up"] = str(_l("Write the date as d.m.yyyy, e.g. 5.1.2027."))
+    kept = case.statement is not None and case.statement.follow_up_date == follow_up_date
+    if follow_up_date and not kept and follow_up_date < to_local(_now(now)).date():
+        errors["follow_up"] = str(_l("The follow-up date cannot be in the past."))
     for name, value in (("text", text), ("recommendations", "\n".join(recs)), ("responsible_services", "\n".join(services))):
         if find_identity_codes(value):
             errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: do not write names or identity codes."))
