@@ -136,6 +136,18 @@ def test_api_token_shown_once_and_revocable(client, make_user, db):
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
 
 
+def test_too_long_token_name_says_why_and_creates_nothing(client, make_user, db):
+    from scheduler.people.models import ApiToken
+
+    user = make_user()
+    sign_in(client, user)
+    token = csrf_token(client, "/profile")
+    client.post("/profile/tokens", data={"csrf_token": token, "label": "x" * 101})
+    page = client.get("/profile").get_data(as_text=True)
+    assert "Käytä enintään 100 merkkiä." in page and 'id="new-token"' not in page
+    assert db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).first() is None
+
+
 def test_change_password(client, make_user):
     user = make_user()
     sign_in(client, user)

@@ -35,7 +35,7 @@ class TokenForm(FlaskForm):
     label = StringField(
         _l("Name of the token (optional)"),
         description=_l("For example the system that will use it."),
-        validators=[Length(max=100)],
+        validators=[Length(max=100, message=_l("Use at most 100 characters."))],
     )
 
 

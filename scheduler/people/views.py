@@ -111,6 +111,9 @@ def create_token():
         db.session.commit()
         session["new_token"] = raw  # shown once on the next page, then gone
         flash(_l("A new API token was created. Copy it now: it is not shown again."), "success")
+    else:  # nothing was created: say why
+        errors = form.label.errors or [_l("The form had expired. Please try again.")]
+        flash(errors[0], "error")
     return redirect(url_for("people.profile") + "#tokens")
 
 
