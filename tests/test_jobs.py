@@ -218,14 +218,19 @@ def test_scheduler_run_cli_delivers_the_outbox_and_stops_on_sigterm(app, db, tmp
         return [log.read_text() for log in logs]
 
     try:
+        def status():
+            db.session.rollback()  # a fresh snapshot: the other process commits the sent mark
+            return db.session.query(OutboxMessage).one().status
+
         deadline = time.time() + 40
+        # the file is written before the sent mark commits: wait for both, and for both processes
         while time.time() < deadline and not (
-            list(folder.glob("*.eml")) and all("running" in o or "standing by" in o for o in outputs())
+            list(folder.glob("*.eml")) and status() == "sent"
+            and all("running" in o or "standing by" in o for o in outputs())
         ):
             time.sleep(0.2)
         assert len(list(folder.glob("*.eml"))) == 1
-        db.session.expire_all()
-        assert db.session.query(OutboxMessage).one().status == "sent"
+        assert status() == "sent"
     finally:
         # both are up (one runs the jobs, one stands by) before they are told to stop
         for p in procs:
