@@ -28,16 +28,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.db import UTCDateTime, utcnow
+from ..core.db import UTCDateTime, sql_in, utcnow
 from ..extensions import db
 from ..people.models import Unit, User
 
 MODALITIES = ("teams", "in_person", "phone")
 BOOKING_STATUSES = ("confirmed", "cancelled")
-
-
-def _sql_in(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 def new_ical_uid() -> str:
@@ -56,7 +52,7 @@ series_consultants = Table(
 class ConsultationSeries(db.Model):
     __tablename__ = "consultation_series"
     __table_args__ = (
-        CheckConstraint(f"modality IN ({_sql_in(MODALITIES)})", name="modality"),
+        CheckConstraint(f"modality IN ({sql_in(MODALITIES)})", name="modality"),
         CheckConstraint("slot_minutes > 0 AND slots_per_occurrence > 0 AND capacity > 0", name="positive"),
         CheckConstraint("min_notice_hours >= 0 AND horizon_days > 0", name="window"),
     )
@@ -149,7 +145,7 @@ class ConsultationSlot(db.Model):
 class Booking(db.Model):
     __tablename__ = "consultation_bookings"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_sql_in(BOOKING_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(BOOKING_STATUSES)})", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

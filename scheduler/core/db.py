@@ -8,6 +8,11 @@ from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
 
+def sql_in(values: tuple[str, ...]) -> str:
+    """The body of a CHECK (col IN (...)) constraint from a tuple of allowed codes."""
+    return ", ".join(f"'{v}'" for v in values)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.db import UTCDateTime, utcnow
+from ..core.db import UTCDateTime, sql_in, utcnow
 from ..extensions import db
 from ..people.models import ExpertiseArea, User
 
@@ -70,10 +70,6 @@ EVENT_LABELS = {
     "statement": _l("Advice recorded"),
     "statement_updated": _l("Advice corrected"),
 }
-
-
-def _sql_in(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
 
 
 def new_ical_uid() -> str:
@@ -164,7 +160,7 @@ class PanelSession(db.Model):
     __tablename__ = "panel_sessions"
     __table_args__ = (
         UniqueConstraint("panel_id", "occurrence_date"),
-        CheckConstraint(f"status IN ({_sql_in(SESSION_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(SESSION_STATUSES)})", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -242,8 +238,8 @@ class PanelCase(db.Model):
 
     __tablename__ = "panel_cases"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_sql_in(CASE_STATUSES)})", name="status"),
-        CheckConstraint(f"language IN ({_sql_in(CASE_LANGUAGES)})", name="language"),
+        CheckConstraint(f"status IN ({sql_in(CASE_STATUSES)})", name="status"),
+        CheckConstraint(f"language IN ({sql_in(CASE_LANGUAGES)})", name="language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.db import UTCDateTime, utcnow
+from ..core.db import UTCDateTime, sql_in, utcnow
 from ..extensions import db
 
 UNIT_KINDS = ("child_welfare", "lanu", "substance", "education", "disability", "adult_social_work", "other")
@@ -39,10 +39,6 @@ ROLE_LABELS = {
 LANGUAGE_LABELS = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
 
 
-def _sql_in(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 class LocalizedNameMixin:
     name_fi: Mapped[str]
     name_sv: Mapped[str]
@@ -61,7 +57,7 @@ class LocalizedNameMixin:
 
 class Unit(LocalizedNameMixin, db.Model):
     __tablename__ = "units"
-    __table_args__ = (CheckConstraint(f"kind IN ({_sql_in(UNIT_KINDS)})", name="kind"),)
+    __table_args__ = (CheckConstraint(f"kind IN ({sql_in(UNIT_KINDS)})", name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -91,7 +87,7 @@ class UnitMembership(db.Model):
 
 class UserRole(db.Model):
     __tablename__ = "user_roles"
-    __table_args__ = (CheckConstraint(f"role IN ({_sql_in(ROLES)})", name="role"),)
+    __table_args__ = (CheckConstraint(f"role IN ({sql_in(ROLES)})", name="role"),)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(30), primary_key=True)
@@ -101,7 +97,7 @@ class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("entra_tenant_id", "entra_object_id"),
-        CheckConstraint(f"language IN ({_sql_in(LANGUAGES)})", name="language"),
+        CheckConstraint(f"language IN ({sql_in(LANGUAGES)})", name="language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
