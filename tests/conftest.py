@@ -53,7 +53,8 @@ def _with_db(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-BACKENDS = ["sqlite", "postgresql"]
+# TEST_BACKENDS=sqlite (or postgresql) narrows a local run to one database; CI runs both.
+BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if b] or ["sqlite", "postgresql"]
 
 
 class IsolatedClient(FlaskClient):
