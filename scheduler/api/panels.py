@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..core.errors import Forbidden, ValidationFailed
 from ..core.timefmt import iso_local, local_to_utc, parse_date
+from ..core.transactions import run_atomically
 from ..extensions import db
 from ..panels import cases, panel_admin, services
 from ..panels.models import Panel, PanelCase, PanelSession
@@ -90,15 +91,14 @@ def list_panels():
                    "experts": {"type": "array", "items": {"type": "object"}}}})
 def create_panel():
     data = json_body()
-    panel = panel_admin.create_panel(
+    panel = run_atomically(lambda: panel_admin.create_panel(
         actor=current_api_user(), name=data.get("name", ""), region=data.get("region", ""),
         rrule=data.get("rrule", ""), first_start=data.get("first_start", ""),
         session_minutes=data.get("session_minutes", 180), case_minutes=data.get("case_minutes", 45),
         submission_deadline_days=data.get("submission_deadline_days", 10), agenda_days=data.get("agenda_days", 5),
         secretaries=data.get("secretaries") or [], experts=data.get("experts") or [],
         skip_july=data.get("skip_july", True), skip_holidays=data.get("skip_holidays", True),
-    )
-    db.session.commit()
+    ))
     return jsonify(panel_json(panel)), 201
 
 
@@ -125,22 +125,25 @@ def submit_case():
     if not isinstance(expertise, list):
         raise ValidationFailed(str(_l("Check the case's details.")), fields={"expertise": str(_l("Give a list of expertise codes."))})
     actor = current_api_user()
-    case = cases.submit_case(
-        actor=actor, panel_id=panel_id, case_ref=data.get("case_ref", ""), child_age=data.get("child_age"),
-        municipality=data.get("municipality", ""), language=data.get("language", ""),
-        background=data.get("background", ""), questions=data.get("questions", ""), expertise=expertise,
-        services_tried=data.get("services_tried", ""), client_consent=data.get("client_consent") is True,
-        preferred_session_id=data.get("preferred_session_id"),
-    )
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        case = cases.submit_case(
+            actor=actor, panel_id=panel_id, case_ref=data.get("case_ref", ""), child_age=data.get("child_age"),
+            municipality=data.get("municipality", ""), language=data.get("language", ""),
+            background=data.get("background", ""), questions=data.get("questions", ""), expertise=expertise,
+            services_tried=data.get("services_tried", ""), client_consent=data.get("client_consent") is True,
+            preferred_session_id=data.get("preferred_session_id"),
+        )
+        services.log_case_read(case, actor, via="api")
+        return case
+
+    case = run_atomically(work)
     return jsonify(case_json(case)), 201
 
 
 @api_route("/panel-cases/<int:case_id>", ("GET",), summary="A case (submitter, secretaries, assigned experts)")
 def get_case(case_id: int):
-    case = services.read_case(case_id, actor=current_api_user(), via="api")
-    db.session.commit()
+    case = run_atomically(lambda: services.read_case(case_id, actor=current_api_user(), via="api"))
     return jsonify(case_json(case))
 
 
@@ -161,17 +164,20 @@ def schedule_case(case_id: int):
     if experts is not None and not isinstance(experts, list):
         raise ValidationFailed(str(_l("Give the experts as a list of e-mail addresses.")),
                                fields={"experts": str(_l("Give the experts as a list of e-mail addresses."))})
-    case = cases.schedule_case(case, actor=actor, session_id=session_id, experts=experts)
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        cases.schedule_case(case, actor=actor, session_id=session_id, experts=experts)
+        services.log_case_read(case, actor, via="api")
+        return case
+
+    case = run_atomically(work)
     return jsonify(case_json(case))
 
 
 @api_route("/panel-sessions/<int:session_id>/publish", ("POST",), summary="Publish a session's agenda (secretary)")
 def publish_session(session_id: int):
     actor = current_api_user()
-    session = services.publish_agenda(services.get_session(session_id), actor=actor)
-    db.session.commit()
+    session = run_atomically(lambda: services.publish_agenda(services.get_session(session_id), actor=actor))
     return jsonify(session_json(session, actor))
 
 
@@ -204,9 +210,12 @@ def record_statement(case_id: int):
     data = json_body()
     actor = current_api_user()
     case = services.get_case(case_id)
-    cases.record_statement(case, actor=actor, text=data.get("text", ""),
-                              recommendations=data.get("recommendations"),
-                              responsible_services=data.get("responsible_services"), follow_up=data.get("follow_up"))
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        cases.record_statement(case, actor=actor, text=data.get("text", ""),
+                               recommendations=data.get("recommendations"),
+                               responsible_services=data.get("responsible_services"), follow_up=data.get("follow_up"))
+        services.log_case_read(case, actor, via="api")
+
+    run_atomically(work)
     return jsonify(case_json(case))
