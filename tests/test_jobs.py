@@ -222,7 +222,7 @@ def test_scheduler_run_cli_delivers_the_outbox_and_stops_on_sigterm(app, db, tmp
     try:
         def status():
             db.session.rollback()  # a fresh snapshot: the other process commits the sent mark
-            return db.session.query(OutboxMessage).one().status
+            return db.session.query(OutboxMessage).order_by(OutboxMessage.id).first().status
 
         deadline = time.time() + 40
         # the file is written before the sent mark commits: wait for both, and for both processes
@@ -233,6 +233,16 @@ def test_scheduler_run_cli_delivers_the_outbox_and_stops_on_sigterm(app, db, tmp
             time.sleep(0.2)
         assert len(list(folder.glob("*.eml"))) == 1
         assert status() == "sent"
+
+        # LISTEN/NOTIFY: a message queued now leaves at once, not at the next 30-second poll
+        time.sleep(1)  # past the catch-up run at start
+        queue_email("matti@example.fi", "Kutsu", "Teksti")
+        db.session.commit()
+        queued_at = time.time()
+        while time.time() < queued_at + 10 and len(list(folder.glob("*.eml"))) < 2:
+            time.sleep(0.05)
+        assert len(list(folder.glob("*.eml"))) == 2
+        assert time.time() - queued_at < 5
     finally:
         # both are up (one runs the jobs, one stands by) before they are told to stop
         for p in procs:
