@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..core.errors import DomainError
 from ..core.nav import NavItem, add_nav
+from ..core.transactions import run_atomically
 from ..core.views import safe_next
 from ..extensions import db
 from . import auth
@@ -59,8 +60,7 @@ def sign_in():
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out():
-    auth.end_session(session.get("sid"))
-    db.session.commit()
+    run_atomically(lambda: auth.end_session(session.get("sid")))
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -91,8 +91,7 @@ def change_password():
         if not auth.verify_password(current_user, form.current.data):
             form.current.errors = [str(_l("The current password is wrong."))]
         else:
-            set_password(current_user, form.new.data)
-            db.session.commit()
+            run_atomically(lambda: set_password(current_user, form.new.data))
             flash(_l("Your password has been changed."), "success")
             return redirect(url_for("people.profile"))
     tokens = db.session.execute(
@@ -107,8 +106,7 @@ def change_password():
 def create_token():
     form = TokenForm()
     if form.validate_on_submit():
-        raw = auth.create_api_token(current_user, form.label.data or "")
-        db.session.commit()
+        raw = run_atomically(lambda: auth.create_api_token(current_user, form.label.data or ""))
         session["new_token"] = raw  # shown once on the next page, then gone
         flash(_l("A new API token was created. Copy it now: it is not shown again."), "success")
     else:  # nothing was created: say why
