@@ -335,10 +335,8 @@ def resolve_slot(slot_id: str, *, lock: bool = False) -> SlotView:
 def lock_series(series_id: int, *, share: bool = False) -> ConsultationSeries | None:
     """The series row locked (FOR SHARE: bookings; FOR UPDATE: a host changing an occurrence),
     with its occurrence changes read after the lock."""
-    series = lock_for_share(ConsultationSeries, series_id) if share else lock_for_update(ConsultationSeries, series_id)
-    if series is not None:
-        db.session.expire(series, ["changes"])
-    return series
+    # populate_existing reloads the series and its eager (selectin) changes after the lock is held
+    return lock_for_share(ConsultationSeries, series_id) if share else lock_for_update(ConsultationSeries, series_id)
 
 
 # --- slot counters: the only writes to `booked` ----------------------------------------------------
@@ -509,9 +507,6 @@ def reschedule_booking(*, actor: User, booking_id: int, slot_id: str, now: datet
     sv = resolve_slot(slot_id, lock=True)
     if sv.series.id != old_series_id:  # the occurrence it leaves must not change meanwhile either
         lock_series(old_series_id, share=True)
-    reread(booking)
-    if booking.status != BookingStatus.CONFIRMED:
-        return _lost_reschedule(booking, None)
     if sv.series.id == booking.series_id and sv.start_dt == booking.start_dt:
         booking.already_done = True  # already there (a repeated request): nothing to do
         return booking
