@@ -5,9 +5,9 @@ Every state-changing entry point (pages, API, jobs) runs its service call throug
 bounded retry (serialization failure 40001, deadlock 40P01, lock not available 55P03, a busy
 SQLite file) and then into a 409 `Conflict`, never a 500.
 
-A status change is decided by the write itself (see `transition`): a conditional
-`UPDATE … WHERE id = :id AND status IN (:allowed sources) [AND version = :seen]` whose row count
-says who won. Where a decision reads more than one row (an agenda's free minutes, the
+A status change is decided by a write (see `transition`): a conditional
+`UPDATE … WHERE id = :id AND status IN (:allowed sources) [AND sequence = :seen]` whose row count
+says who won, and which leaves the winner holding the row. Where a decision reads more than one row (an agenda's free minutes, the
 occurrences of a series) the aggregate row is locked first with `lock_for_update` /
 `lock_for_share` (PostgreSQL row locks; on SQLite the database's write lock, BEGIN IMMEDIATE,
 because Python's sqlite3 starts a transaction only at the first write).
@@ -131,24 +131,32 @@ class Transitions(Generic[S]):
 
 def transition(obj: Any, table: Transitions, target: StrEnum, *, sources: Iterable[StrEnum] | None = None,
                where: Iterable[Any] = (), values: Mapping[str, Any] | None = None) -> bool:
-    """The guarded write: UPDATE obj's row to `target` only if its status is still one from which
-    the table allows `target` (narrowed by `sources`) and the extra conditions hold. True when this
-    transaction won; the object then shows the written values. Nothing changes when it lost."""
+    """The guarded write. First a conditional UPDATE that matches obj's row only if its status is
+    still one from which the table allows `target` (narrowed by `sources`) and the extra
+    conditions (its sequence as we read it) hold: its row count decides who won, and the winner
+    holds the row's lock from then on (SQLite: the database's write lock). The winner then writes
+    the new status and `values` through the ORM, in the same transaction, so that ORM listeners
+    (the feeds' tombstones read the attribute history) see the change. Nothing changes when it lost."""
     model = type(obj)
     allowed = table.sources(target)  # type: ignore[arg-type]
     if sources is not None:
-        allowed = tuple(s for s in allowed if s in set(sources))
+        wanted = {str(s) for s in sources}
+        allowed = tuple(s for s in allowed if str(s) in wanted)
     if not allowed:
         return False
-    db.session.flush()  # pending changes of this transaction first, so the write sees them
+    db.session.flush()  # pending changes of this transaction first, so the guard sees them
     res = db.session.execute(
         update(model).where(model.id == obj.id, model.status.in_([str(s) for s in allowed]), *where)
-        .values(status=str(target), **dict(values or {}))
+        .values(status=model.status)  # changes nothing yet: takes the row, or finds it gone
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
         return False
-    db.session.refresh(obj)
+    db.session.refresh(obj)  # the row as it is now, ours until the commit
+    obj.status = target
+    for name, value in (values or {}).items():
+        setattr(obj, name, value)
+    db.session.flush()
     return True
 
 
