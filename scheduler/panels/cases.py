@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..core.errors import Conflict, Forbidden, ValidationFailed
+from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.signals import panel_case_changed
 from ..extensions import db
 from ..people.models import User
@@ -36,8 +37,6 @@ from .services import (
 
 def _case_values(*, panel: Panel, case_ref, child_age, municipality, language, background, questions, expertise,
                  services_tried, preferred_session_id, now: datetime) -> tuple[dict, dict]:
-    from ..core.privacy import find_identity_codes
-
     errors: dict[str, str] = {}
     v: dict = {}
     v["case_ref"] = (case_ref or "").strip()
@@ -73,9 +72,8 @@ def _case_values(*, panel: Panel, case_ref, child_age, municipality, language, b
             errors["preferred_session_id"] = str(_l("Choose a coming session whose submission deadline has not passed."))
         else:
             v["preferred_session_id"] = sid
-    for name in ("case_ref", "municipality", "background", "questions", "services_tried"):
-        if find_identity_codes(v.get(name)):
-            errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: do not write names or identity codes."))
+    identity_code_errors(errors, **{name: v.get(name) for name in
+                                    ("case_ref", "municipality", "background", "questions", "services_tried")})
     return v, errors
 
 
@@ -201,6 +199,7 @@ def return_case(case: PanelCase, *, actor: User, message: str, now: datetime | N
                                fields={"message": str(_l("Write what the submitter should complete."))})
     if case.status not in ("submitted", "accepted"):
         raise Conflict(str(_l("Only a submitted or accepted case can be returned.")))
+    refuse_identity_codes(message=message)
     case.status, case.secretary_message, case.accepted_dt = "returned", message[:MAX_TEXT], None
     _event(case, "returned", actor, now)
     db.session.flush()
@@ -212,6 +211,7 @@ def decline_case(case: PanelCase, *, actor: User, message: str = "", now: dateti
     _require_secretary(case.panel, actor)
     if case.status not in ("submitted", "returned", "accepted", "scheduled"):
         raise Conflict(str(_l("The case can no longer be declined.")))
+    refuse_identity_codes(message=message)
     case.secretary_message = (message or "").strip()[:MAX_TEXT]
     _take_off_agenda(case, new_status="declined")
     _event(case, "declined", actor, now)
@@ -419,7 +419,6 @@ def _clean_list(items) -> list[str]:
 def record_statement(case: PanelCase, *, actor: User, text: str, recommendations=None, responsible_services=None,
                      follow_up: date | str | None = None, now: datetime | None = None) -> PanelStatement:
     """Record (or correct) the panel's advice on a case; the submitter is notified."""
-    from ..core.privacy import find_identity_codes
     from ..core.timefmt import parse_date, to_local
 
     _require_secretary(case.panel, actor)
@@ -444,9 +443,8 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
     kept = case.statement is not None and case.statement.follow_up_date == follow_up_date
     if follow_up_date and not kept and follow_up_date < to_local(_now(now)).date():
         errors["follow_up"] = str(_l("The follow-up date cannot be in the past."))
-    for name, value in (("text", text), ("recommendations", "\n".join(recs)), ("responsible_services", "\n".join(services))):
-        if find_identity_codes(value):
-            errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: do not write names or identity codes."))
+    identity_code_errors(errors, text=text, recommendations="\n".join(recs),
+                         responsible_services="\n".join(services))
     if errors:
         raise ValidationFailed(str(_l("Check the statement.")), fields=errors)
     now = _now(now)

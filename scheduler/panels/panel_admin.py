@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 
 from ..core.errors import NotFound, ValidationFailed
+from ..core.privacy import identity_code_errors
 from ..core.signals import panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
@@ -46,6 +47,7 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
     if not values["name"] or len(values["name"]) > 200:
         errors["name"] = str(_l("Enter the panel's name (at most 200 characters)."))
     values["region"] = (region or "").strip()[:200]
+    identity_code_errors(errors, name=name, region=region)  # the name goes into every e-mail subject
     try:
         values["rrule"] = recurrence.validate_rrule(rrule)
     except (ValueError, TypeError):
@@ -101,6 +103,7 @@ def create_panel(*, actor: User, name: str, rrule: str, first_start: datetime | 
             errors["experts"] = str(_l("Each expert needs an e-mail address and expertise areas."))
             continue
         users = _users_by_email([spec.get("email", "")], "experts", errors)
+        identity_code_errors(errors, experts=str(spec.get("organisation") or ""))
         areas = _areas(spec.get("expertise") or [], "experts", errors)
         if users:
             expert_specs.append((users[0], areas, spec))
@@ -204,6 +207,7 @@ def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], o
     areas = _areas(expertise, "expertise", errors)
     if not areas and "expertise" not in errors:
         errors["expertise"] = str(_l("Choose at least one expertise area."))
+    identity_code_errors(errors, organisation=organisation)
     if errors:
         raise ValidationFailed(str(_l("Check the expert's details.")), fields=errors)
     user = users[0]

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..core.privacy import refuse_identity_codes
 from ..core.signals import panel_case_changed, panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
@@ -351,6 +352,7 @@ def cancel_session(session: PanelSession, *, actor: User, reason: str = "", now:
     _require_secretary_or_admin(session.panel, actor)
     if session.status not in OPEN_SESSION_STATUSES:
         raise Conflict(str(_l("Only a coming session can be cancelled.")))
+    refuse_identity_codes(reason=reason)  # the reason goes to the submitters and the invited
     session.status = "cancelled"
     session.cancel_reason = (reason or "").strip()[:500]
     session.sequence += 1
