@@ -75,7 +75,7 @@ def user_token(email, label):
         raise click.ClickException(f"No active user {email}")
     raw = create_api_token(user, label)
     db.session.commit()
-    click.echo(f"API token for {user.email} (shown once; store it safely):")
+    click.echo(f"API token for {user.email} (shown once, valid for a year; store it safely):")
     click.echo(raw)
 
 
