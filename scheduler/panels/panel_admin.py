@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from ..core.errors import NotFound, ValidationFailed
 from ..core.privacy import identity_code_errors
@@ -16,13 +17,15 @@ from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email, normalize_email
 from . import recurrence
-from .models import Panel, PanelExpert
+from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert
+from .notices import notify_expert_left
 from .services import (
     _agenda_cases,
     _areas,
     _check_int,
     _now,
     _require_admin,
+    _session_updated,
     _sessions,
     ensure_sessions,
     horizon_months,
@@ -197,7 +200,8 @@ def _follow_new_rhythm(panel: Panel, *, actor: User, now: datetime) -> None:
 
 
 def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], organisation: str = "",
-               languages: list[str] | str | None = None, is_active: bool = True) -> PanelExpert:
+               languages: list[str] | str | None = None, is_active: bool = True,
+               now: datetime | None = None) -> PanelExpert:
     """Add a person to the expert pool, or change their expertise, organisation and languages."""
     _require_admin(actor)
     errors: dict[str, str] = {}
@@ -215,18 +219,51 @@ def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], o
     if expert is None:
         expert = PanelExpert(user=user)
         panel.experts.append(expert)
+    leaving = expert.is_active and not is_active and expert.id is not None
     expert.organisation = (organisation or user.organisation or "").strip()[:200]
     expert.languages = _languages(languages)
     expert.areas = areas
     expert.is_active = bool(is_active)
     db.session.flush()
+    if leaving:
+        _left_pool(panel, user, now=now)
     return expert
 
 
-def remove_expert(panel: Panel, *, actor: User, expert_id: int) -> None:
+def remove_expert(panel: Panel, *, actor: User, expert_id: int, now: datetime | None = None) -> None:
+    """Take a person out of the pool. They lose access at once (can_read_case asks the pool); their
+    places on cases not yet handled are freed and the secretaries are told which cases lost an
+    expert."""
     _require_admin(actor)
     expert = next((e for e in panel.experts if e.id == expert_id), None)
     if expert is None:
         raise NotFound(str(_l("No such expert in this panel.")))
+    user = expert.user
     panel.experts.remove(expert)
     db.session.flush()
+    _left_pool(panel, user, now=now)
+
+
+def _left_pool(panel: Panel, user: User, *, now: datetime | None) -> list[PanelCase]:
+    """Free a departed expert's places on the panel's cases that are not handled yet; published
+    agendas are refreshed (their invitation is cancelled) and the secretaries get an e-mail."""
+    affected = list(db.session.execute(
+        select(PanelCase).join(PanelCaseExpert, PanelCaseExpert.case_id == PanelCase.id)
+        .where(PanelCase.panel_id == panel.id, PanelCaseExpert.user_id == user.id,
+               PanelCase.status.in_(("submitted", "accepted", "scheduled")))
+        .order_by(PanelCase.start_dt, PanelCase.id)
+    ).unique().scalars())
+    if not affected:
+        return []
+    db.session.execute(PanelCaseExpert.__table__.delete().where(
+        PanelCaseExpert.user_id == user.id, PanelCaseExpert.case_id.in_([c.id for c in affected])))
+    db.session.flush()
+    sessions = {}
+    for case in affected:
+        db.session.expire(case, ["experts"])
+        if case.status == "scheduled" and case.session is not None:
+            sessions[case.session.id] = case.session
+    for session in sessions.values():
+        _session_updated(session)
+    notify_expert_left(panel, user, affected)
+    return affected
