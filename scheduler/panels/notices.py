@@ -33,17 +33,16 @@ def notify_expert_left(panel: Panel, expert: User, cases: list[PanelCase]) -> No
             continue
         lang = _lang(secretary)
         with force_locale(lang):
-            subject = f"{_('Cases need another expert')} – {panel.name}"
+            subject = _("Cases need another expert") + " – " + panel.name
             lines = [_("%(name)s is no longer in the panel's expert pool and was taken off the cases below. "
                        "Choose another expert for each of them in the service.", name=expert.name)]
             facts = []
             for case in cases:
                 when = format_range(case.start_dt, case.end_dt, lang) if case.start_dt and case.end_dt \
                     else _("waiting for a session")
-                left = len(case.experts)
+                left = _("experts left: %(n)d", n=len(case.experts))
                 facts.append((_("Case %(n)d", n=case.id),
-                              f"{when} · {_('experts left: %(n)d', n=left)} · "
-                              f"{_link('panels.case_detail', case_id=case.id)}"))
+                              " · ".join([when, left, _link("panels.case_detail", case_id=case.id)])))
             link_label = _("Open the secretary's page")
         text, html = render_email("notice", lang, subject=subject, lines=lines, facts=facts,
                                   url=_link("panels.secretary"), link_label=link_label)
