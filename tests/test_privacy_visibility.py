@@ -123,7 +123,10 @@ def test_an_expert_leaving_the_pool_loses_access_at_once(client, api, db, panel,
     # places on cases not handled yet are freed; the handled case keeps its history
     assigned = set(db.session.scalars(select(PanelCaseExpert.case_id).where(PanelCaseExpert.user_id == psych.id)))
     assert assigned == {handled.id}
-    # the secretary is told which cases lost an expert, without any case content
+    # the secretary is told (by the worker) which cases lost an expert, without any case content
+    from scheduler.delivery.outbox import deliver_due
+
+    deliver_due()
     mails = [m for m in _emails_to(db, "sihteeri@example.fi") if f"/panels/cases/{mine.id}" in m.payload["text"]]
     assert len(mails) == 1
     body = mails[0].payload["text"] + (mails[0].payload["html"] or "") + mails[0].payload["subject"]

@@ -18,7 +18,7 @@ from ..people.models import User
 from ..people.services import get_user_by_email, normalize_email
 from . import recurrence
 from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert
-from .notices import notify_expert_left
+from .notifications import record_expert_left
 from .services import (
     _agenda_cases,
     _areas,
@@ -265,5 +265,5 @@ def _left_pool(panel: Panel, user: User, *, now: datetime | None) -> list[PanelC
             sessions[case.session.id] = case.session
     for session in sessions.values():
         _session_updated(session)
-    notify_expert_left(panel, user, affected)
+    record_expert_left(panel, user, affected)
     return affected
