@@ -73,7 +73,10 @@ def user_token(email, label):
     user = get_user_by_email(email)
     if user is None or not user.is_active:
         raise click.ClickException(f"No active user {email}")
-    raw = create_api_token(user, label)
+    try:
+        raw = create_api_token(user, label)
+    except DomainError as exc:
+        raise click.ClickException(" ".join([exc.message, *exc.fields.values()])) from exc
     db.session.commit()
     click.echo(f"API token for {user.email} (shown once, valid for a year; store it safely):")
     click.echo(raw)

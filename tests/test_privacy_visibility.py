@@ -172,3 +172,28 @@ def test_missing_and_forbidden_get_the_same_answer(client, app, api, db, panel, 
     # the submitter, who may read the case, is told plainly that only the secretary may do this
     assert api(people["worker"]).post(f"/api/v1/panel-cases/{mine.id}/schedule",
                                       json={"session_id": session.id}).status_code == 403
+
+
+def test_administrators_see_no_booking_questions(app, db, api, make_unit, make_user):
+    from datetime import UTC, datetime
+
+    from scheduler.consultations import services as svc
+    from scheduler.consultations.slots import slot_key
+    from scheduler.core.timefmt import local_to_utc
+
+    ls, lanu = make_unit("LS", kind="child_welfare"), make_unit("LANU", kind="lanu")
+    worker = make_user("worker@example.fi", roles=("social_worker",), units=[ls])
+    doctor = make_user("doctor@example.fi", roles=("consultant",), units=[lanu])
+    admin = make_user("admin@example.fi", roles=("admin",))
+    now = datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+    series = svc.create_series(actor=doctor, now=now, data=svc.SeriesInput(
+        unit=lanu, title="LANU-konsultaatio", rrule="FREQ=WEEKLY;BYDAY=TU", first_start=datetime(2027, 1, 5, 13, 0),
+        slots=2, open_to=["child_welfare"], horizon_days=365))
+    booking = svc.book_slot(actor=worker, slot_id=slot_key(series.id, local_to_utc(datetime(2027, 1, 12, 13, 0))),
+                            case_ref="ROV-2027-014", question="Salainen kysymys", now=now)
+    db.session.commit()
+    admin_api = api(admin)
+    assert admin_api.get(f"/api/v1/bookings/{booking.id}").status_code == 404
+    assert admin_api.get(f"/api/v1/bookings/{booking.id + 100}").status_code == 404
+    assert admin_api.get("/api/v1/bookings?hosted=1").json["bookings"] == []
+    assert api(doctor).get(f"/api/v1/bookings/{booking.id}").json["question"] == "Salainen kysymys"
