@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from .admin import init_app as admin_init
+from .cli import unit_cli, user_cli
 from .entra import init_app as entra_init
 from .models import LANGUAGE_LABELS, ROLE_LABELS, UNIT_KIND_LABELS
 from .views import bp, register_nav
@@ -18,6 +19,8 @@ def _labels() -> dict:
 def init_app(app: Flask) -> None:
     app.context_processor(_labels)
     app.register_blueprint(bp)
+    app.cli.add_command(unit_cli)
+    app.cli.add_command(user_cli)
     register_nav(app)
     admin_init(app)
     entra_init(app)
