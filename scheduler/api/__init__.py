@@ -10,7 +10,6 @@ validates the request with them before the endpoint runs, and the OpenAPI docume
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -20,26 +19,12 @@ from flask_babel import lazy_gettext as _l
 
 from ..core.errors import DomainError
 from ..extensions import db
+from .openapi import ROUTES, Route
 from .schema import DB_INT_MAX, MAX_BODY_BYTES, ApiModel, ResponseModel, read_body, read_query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _PUBLIC_ENDPOINTS = {"api.openapi"}
-
-
-@dataclass(frozen=True)
-class Route:
-    rule: str
-    methods: tuple[str, ...]
-    name: str
-    summary: str
-    body: type[ApiModel] | None
-    query: type[ApiModel] | None
-    response: type[ResponseModel] | None
-    status: int
-
-
-ROUTES: list[Route] = []
 
 
 def api_route(

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from .schema import DB_INT_MAX, ApiModel
+from .schema import DB_INT_MAX, ApiModel, ResponseModel
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    methods: tuple[str, ...]
+    name: str
+    summary: str
+    body: type[ApiModel] | None
+    query: type[ApiModel] | None
+    response: type[ResponseModel] | None
+    status: int
+
+
+ROUTES: list[Route] = []  # filled by api_route as the endpoint modules are imported
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -53,8 +69,6 @@ def _query_parameters(model: type[ApiModel]) -> list[dict]:
 
 @cache
 def build_document() -> dict:
-    from . import ROUTES
-
     models: list[tuple[Any, Any]] = []
     for r in ROUTES:
         if r.body is not None:

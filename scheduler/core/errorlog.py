@@ -27,6 +27,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DataError, StatementError
 
+from ..extensions import db
+
 log = logging.getLogger(__name__)
 
 
@@ -89,8 +91,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(StatementError)
     @app.errorhandler(UnicodeError)  # the driver could not encode a value (a lone surrogate): input, not a fault
     def database_refused(exc: Exception):
-        from ..extensions import db
-
         db.session.rollback()
         if not is_input_refused_by_database(exc):
             log_exception_safely(app, exc)
