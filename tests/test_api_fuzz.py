@@ -11,6 +11,7 @@ examples every run) and a hard time budget for the whole test.
 from __future__ import annotations
 
 import contextvars
+import os
 import time
 from datetime import datetime
 
@@ -23,9 +24,11 @@ from schemathesis.generation import GenerationMode  # noqa: E402
 
 # Examples per operation: valid ones, then invalid ones. Each example goes to one of the three roles in
 # turn, so every role meets every operation. An operation that takes no input needs only a couple.
-EXAMPLES = {GenerationMode.POSITIVE: 18, GenerationMode.NEGATIVE: 9}
+# A deeper run by hand: FUZZ_SCALE=10 FUZZ_BUDGET=600 pytest tests/test_api_fuzz.py
+SCALE = float(os.environ.get("FUZZ_SCALE") or 1)
+EXAMPLES = {GenerationMode.POSITIVE: int(18 * SCALE), GenerationMode.NEGATIVE: int(9 * SCALE)}
 NO_INPUT_EXAMPLES = 2
-BUDGET_SECONDS = 45  # per backend, for all operations: the whole fuzz test stays within about two minutes
+BUDGET_SECONDS = float(os.environ.get("FUZZ_BUDGET") or 45)  # per backend: the whole test stays ~2 minutes
 
 
 @pytest.fixture

@@ -120,3 +120,18 @@ def test_the_document_is_the_schema(client):
     assert op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BookingOut"}
     slots = {p["name"]: p for p in doc["paths"]["/api/v1/slots"]["get"]["parameters"]}
     assert set(slots) == {"from", "to", "unit", "kind", "modality", "language", "available"}
+
+
+def test_rules_that_never_meet_are_refused_quickly(app, world, api):
+    """dateutil searches a never-matching rule to the year 9999 on every expansion: refused up front."""
+    import time
+
+    doctor, admin = api(world.doctor), api(world.admin)
+    for rule in ("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=31", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+                 "FREQ=DAILY;BYMONTHDAY=-40", "FREQ=WEEKLY;INTERVAL=99999"):
+        started = time.monotonic()
+        assert list(_fields(doctor.post("/api/v1/consultation-series", json={**SERIES, "rrule": rule}))) == ["rrule"]
+        assert "rrule" in _fields(admin.post("/api/v1/panels", json={**PANEL, "rrule": rule, "secretaries": [],
+                                                                    "experts": []}))
+        assert time.monotonic() - started < 5, rule
+    assert doctor.post("/api/v1/consultation-series", json={**SERIES, "rrule": "FREQ=MONTHLY;BYDAY=2TU"}).status_code == 201

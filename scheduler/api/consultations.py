@@ -13,6 +13,7 @@ from ..consultations import services as svc
 from ..consultations.models import MODALITIES, Booking, ConsultationSeries
 from ..consultations.slots import SlotView, parse_rule
 from ..core.db import utcnow
+from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import app_tz, iso_local, to_local
 from ..people.models import LANGUAGES, UNIT_KINDS
 from . import api_route, current_api_user
@@ -42,6 +43,7 @@ def _series_rule(rule: str) -> None:
     if "UNTIL=" in text.upper() or not text:
         raise ValueError(rule)
     parse_rule(text, datetime(2027, 1, 1, 12, 0))
+    check_rule_numbers(text)
 
 
 # --- requests -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from pydantic import Field
 
 from ..core.errors import Forbidden
+from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import iso_local, local_to_utc
 from ..extensions import db
 from ..panels import cases, panel_admin, recurrence, services
@@ -34,6 +35,10 @@ ExpertiseList = Annotated[list[ExpertiseCode], Field(max_length=MAX_LIST)]
 TextList = Annotated[list[Text(1000)], Field(max_length=MAX_LIST)]
 
 
+def _panel_rule(rule: str) -> None:
+    check_rule_numbers(recurrence.validate_rrule(rule))
+
+
 # --- requests -------------------------------------------------------------------------------------
 
 class ExpertIn(ApiModel):
@@ -46,7 +51,7 @@ class ExpertIn(ApiModel):
 class PanelIn(ApiModel):
     name: Text(200)
     region: Text(200) = ""
-    rrule: Annotated[Text(300), checked_by(recurrence.validate_rrule, _l("Choose how often the panel meets."))]
+    rrule: Annotated[Text(300), checked_by(_panel_rule, _l("Choose how often the panel meets."))]
     first_start: LocalDateTime
     session_minutes: Int(15, 600) = 180
     case_minutes: Int(5, 600) = 45
