@@ -32,6 +32,7 @@ from flask import Flask
 from sqlalchemy import BigInteger, bindparam, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from ..core.errorlog import safe_exception_text
 from ..extensions import db
 from .registry import jobs_of
 
@@ -49,9 +50,10 @@ def run_job(app: Flask, job_id: str, func: Callable[[], Any]) -> None:
         try:
             func()
             db.session.commit()
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
-            log.exception("job %s failed", job_id)
+            # class, statement and frames, not the message: it may quote what was being written
+            log.error("job %s failed: %s", job_id, safe_exception_text(exc))
         finally:
             db.session.remove()
 
