@@ -16,11 +16,10 @@ import time
 from datetime import datetime
 
 import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error, response_schema_conformance  # noqa: E402
-from schemathesis.generation import GenerationMode  # noqa: E402
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.generation import GenerationMode
 
 # Examples per operation: valid ones, then invalid ones. Each example goes to one of the three roles in
 # turn, so every role meets every operation. An operation that takes no input needs only a couple.
