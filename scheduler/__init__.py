@@ -16,7 +16,7 @@ from .extensions import babel, csrf, db, login_manager, migrate
 ROOT = Path(__file__).resolve().parent.parent
 
 # Each domain package exposes init_app(app): its blueprint, navigation, CLI and signal receivers.
-DOMAINS = ("people", "consultations", "panels", "delivery", "feeds")
+DOMAINS = ("people", "consultations", "panels", "delivery", "feeds", "ops")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -6,3 +6,4 @@ from .panels.models import *  # noqa: F403
 from .delivery.models import *  # noqa: F403
 from .feeds.models import *  # noqa: F403
 from .delivery.microsoft_models import *  # noqa: F403
+from .ops.models import *  # noqa: F403

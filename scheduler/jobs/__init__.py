@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -54,15 +55,21 @@ def job_by_id(job_id: str) -> tuple[str, Callable[[], Any], Any] | None:
 
 def run_job(app: Flask, job_id: str, func: Callable[[], Any]) -> None:
     """Run one job in its own app context; it commits once, a failure rolls back and is logged."""
+    from ..core.signals import job_finished
     from ..extensions import db
 
     with app.app_context():
+        started_dt, started, error = datetime.now(UTC), time.monotonic(), None
         try:
             func()
             db.session.commit()
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
             log.exception("job %s failed", job_id)
+            error = exc
+        try:  # when it ran, for readiness, metrics and the stalled-jobs alert (scheduler.ops)
+            job_finished.send(job_id, ok=error is None, started_dt=started_dt,
+                              duration=time.monotonic() - started, error=error)
         finally:
             db.session.remove()
 
