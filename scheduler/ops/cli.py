@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
 
@@ -14,6 +14,7 @@ MARKS = {"ok": ("  OK ", "green"), "fail": ("FAIL ", "red"), "skip": ("SKIP ", "
 
 
 @click.command("check-setup")
+@with_appcontext
 def check_setup_command():
     """Check every configured integration against the real thing; exit 1 on any failure."""
     from .checks import run_checks
