@@ -130,7 +130,7 @@ def failed_digest(now: datetime | None = None) -> int:
         return 0
 
     def build():
-        return (_("Daily reminder: %(num)d messages could not be delivered", num=n),
+        return (_("Daily reminder: %(num)d message(s) could not be delivered", num=n),
                 [_("These messages failed and are waiting for an administrator. People may be missing "
                    "invitations or Teams links."),
                  _("Open the outbox to see the errors and retry the messages once the cause is fixed.")],
