@@ -43,7 +43,8 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
             record.request_id = getattr(record, "request_id", None) or g.get("request_id")
-            user = g.get("_login_user")  # only if Flask-Login already loaded it: no query from a log call
+            # only a user already loaded (Flask-Login's, or the API token's): no query from a log call
+            user = g.get("_login_user") or g.get("api_user")
             if getattr(record, "user_id", None) is None and user is not None and getattr(user, "is_authenticated", False):
                 record.user_id = user.id
             if getattr(record, "route", None) is None:
