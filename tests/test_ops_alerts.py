@@ -116,8 +116,19 @@ def test_refused_smtp_credentials_alert_once_a_day_and_do_not_loop(app, db, admi
 def test_refused_graph_secret_alerts_with_a_link_to_the_outbox(app, db, admins, graph_settings, mail_folder):
     from scheduler.delivery.microsoft import request_meeting
 
-    app.config["GRAPH_CLIENT_SECRET"] = "rotated away"
+    # a 401 on one call is a token to renew, not refused credentials: no alert, and it passes
+    graph_settings.fail_next(401)
     start = utcnow().replace(microsecond=0) + timedelta(days=2)
+    request_meeting("booking:6", "LANU-konsultaatio", start, start + timedelta(minutes=30))
+    db.session.commit()
+    deliver_due()
+    due_now(db)
+    assert deliver_due()["sent"] == 1 and alerts(db) == []
+
+    app.config["GRAPH_CLIENT_SECRET"] = "rotated away"
+    from scheduler.delivery.microsoft import forget_graph_clients
+
+    forget_graph_clients()
     request_meeting("booking:7", "LANU-konsultaatio", start, start + timedelta(minutes=30))
     db.session.commit()
     deliver_due()

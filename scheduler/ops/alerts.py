@@ -160,6 +160,22 @@ def jobs_stalled(now: datetime | None = None) -> int:
     return queue_alert(f"stalled:{since}", build)
 
 
+def credentials_refused(error: BaseException | None) -> bool:
+    """SMTP 535 or the identity platform refusing our client secret. (A Graph 401 on a call is not:
+    the handler fetches a new token and it passes on its own; if the secret is the cause, the next
+    token request is refused and alerts.)"""
+    import smtplib
+
+    from ..delivery.microsoft import GraphTokenError
+
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, smtplib.SMTPAuthenticationError | GraphTokenError):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 # --- receivers -----------------------------------------------------------------------------------
 
 def on_outbox_attempted(msg: OutboxMessage, outcome: str = "", error: BaseException | None = None, **_kw) -> None:
@@ -176,7 +192,7 @@ def on_outbox_attempted(msg: OutboxMessage, outcome: str = "", error: BaseExcept
             if outcome == "failed":
                 alert_failed(msg, reason or "other")
             transport = transport_of(msg.kind)
-            if reason == "auth" and transport in {"smtp", "graph"}:
+            if transport in {"smtp", "graph"} and credentials_refused(error):
                 alert_credentials(transport)
     except Exception:
         log.exception("ops: could not queue an alert for outbox message %s", msg.id)

@@ -79,8 +79,11 @@ def reason_of(error: BaseException | None) -> str:
             return "temporary" if 400 <= e.smtp_code < 500 else "refused"
         if isinstance(e, GraphError):
             return "refused" if 400 <= e.status < 500 else "temporary"
-        if isinstance(e, smtplib.SMTPServerDisconnected | ConnectionError | TimeoutError | OSError
-                      | requests.ConnectionError | requests.Timeout):
+        if isinstance(e, smtplib.SMTPServerDisconnected | requests.ConnectionError | requests.Timeout):
+            return "unreachable"
+        if isinstance(e, smtplib.SMTPException):  # (an OSError too) STARTTLS missing and the like
+            return "other"
+        if isinstance(e, OSError):  # refused connections, timeouts, unknown hosts
             return "unreachable"
     return "other"
 
