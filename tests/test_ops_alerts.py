@@ -12,7 +12,8 @@ from scheduler.core.db import utcnow
 from scheduler.delivery.mail import queue_email
 from scheduler.delivery.models import OutboxMessage
 from scheduler.delivery.outbox import deliver_due, retry_message
-from scheduler.jobs import JOBS, run_job
+from scheduler.jobs import jobs_of
+from scheduler.jobs.runner import run_job
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ def test_refused_graph_secret_alerts_with_a_link_to_the_outbox(app, db, admins, 
 def test_daily_digest_while_failed_messages_remain(app, db, admins, mail_folder):
     from scheduler.ops.alerts import failed_digest
 
-    assert any(j[0] == "ops-failed-digest" for j in JOBS)
+    assert any(j.id == "ops-failed-digest" for j in jobs_of(app))
     msg = queue_email("someone@example.fi", "Hello", "text")
     db.session.commit()
     morning = datetime(2027, 3, 2, 6, 0, tzinfo=UTC)  # 08.00 in Helsinki

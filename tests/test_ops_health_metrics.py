@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from scheduler.core.db import utcnow
-from scheduler.jobs import run_job
+from scheduler.jobs.runner import run_job
 
 
 @pytest.fixture

@@ -15,4 +15,4 @@ def init_app(app) -> None:
     metrics_init(app)
     register_cli(app)
     connect_receivers()
-    register_job("ops-failed-digest", digest_job, {"trigger": "interval", "minutes": 30})
+    register_job(app, "ops-failed-digest", digest_job, {"trigger": "interval", "minutes": 30})

@@ -107,10 +107,11 @@ def observe_delivery(kind: str, outcome: str, error: BaseException | None) -> st
 
 
 def outbox_counts() -> dict[str, int]:
-    from ..delivery.models import OUTBOX_STATUSES, OutboxMessage
+    """Every status, with zeros (a gauge that vanishes at 0 would break alert rules)."""
+    from ..delivery.models import OUTBOX_STATUSES
+    from ..delivery.outbox import status_counts
 
-    counts = dict(db.session.execute(
-        select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status)).all())
+    counts = status_counts()
     return {s: int(counts.get(s, 0)) for s in OUTBOX_STATUSES}
 
 
