@@ -127,6 +127,20 @@ def test_refused_graph_secret_alerts_with_a_link_to_the_outbox(app, db, admins, 
     due_now(db)
     assert deliver_due()["sent"] == 1 and alerts(db) == []
 
+    # Graph refusing the fresh token too is refused credentials (e.g. consent withdrawn)
+    graph_settings.fail_next(401, times=2)
+    request_meeting("booking:5", "LANU-konsultaatio", start, start + timedelta(minutes=30))
+    db.session.commit()
+    deliver_due()
+    assert alerts(db) == []
+    due_now(db)
+    deliver_due()
+    refused = alerts(db)
+    assert len(refused) == 2 and "Graph" in refused[0].payload["subject"]
+    for a in refused:  # make room for the next case's alerts (one a day)
+        db.session.delete(a)
+    db.session.commit()
+
     app.config["GRAPH_CLIENT_SECRET"] = "rotated away"
     from scheduler.delivery.microsoft import forget_graph_clients
 

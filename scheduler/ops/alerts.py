@@ -160,17 +160,19 @@ def jobs_stalled(now: datetime | None = None) -> int:
     return queue_alert(f"stalled:{since}", build)
 
 
-def credentials_refused(error: BaseException | None) -> bool:
-    """SMTP 535 or the identity platform refusing our client secret. (A Graph 401 on a call is not:
-    the handler fetches a new token and it passes on its own; if the secret is the cause, the next
-    token request is refused and alerts.)"""
+def credentials_refused(error: BaseException | None, attempts: int = 1) -> bool:
+    """SMTP 535, the identity platform refusing our client secret (401 invalid_client), or Graph
+    answering 401 again after the handler fetched a new token. (A single Graph 401 is not: the
+    handler drops the token and the next attempt usually passes.)"""
     import smtplib
 
-    from ..delivery.microsoft import GraphTokenError
+    from ..delivery.microsoft import GraphAuthError, GraphTokenError
 
     seen = 0
     while error is not None and seen < 5:
         if isinstance(error, smtplib.SMTPAuthenticationError | GraphTokenError):
+            return True
+        if isinstance(error, GraphAuthError) and attempts >= 2:
             return True
         error, seen = error.__cause__ or error.__context__, seen + 1
     return False
@@ -192,7 +194,7 @@ def on_outbox_attempted(msg: OutboxMessage, outcome: str = "", error: BaseExcept
             if outcome == "failed":
                 alert_failed(msg, reason or "other")
             transport = transport_of(msg.kind)
-            if transport in {"smtp", "graph"} and credentials_refused(error):
+            if transport in {"smtp", "graph"} and credentials_refused(error, attempts=msg.attempts):
                 alert_credentials(transport)
     except Exception:
         log.exception("ops: could not queue an alert for outbox message %s", msg.id)
