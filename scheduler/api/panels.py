@@ -9,11 +9,11 @@ from flask import jsonify
 from flask_babel import lazy_gettext as _l
 from pydantic import Field
 
-from ..core.errors import Forbidden
+from ..core.errors import NotFound
 from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import iso_local, local_to_utc
 from ..extensions import db
-from ..panels import cases, panel_admin, recurrence, services
+from ..panels import attendance, cases, panel_admin, recurrence, services
 from ..panels.models import CASE_LANGUAGES, Panel, PanelCase, PanelSession
 from . import api_route, current_api_user
 from .schema import (
@@ -87,6 +87,11 @@ class ScheduleIn(ApiModel):
     experts: Annotated[list[Email], Field(max_length=MAX_LIST)] | None = None
 
 
+class AttendanceIn(ApiModel):
+    attending: bool
+    note: Text(attendance.NOTE_MAX) = ""
+
+
 class StatementIn(ApiModel):
     text: Text(3 * MAX_TEXT)
     recommendations: TextList | None = None
@@ -97,10 +102,10 @@ class StatementIn(ApiModel):
 # --- answers --------------------------------------------------------------------------------------
 
 class ExpertOut(ResponseModel):
-    email: str
+    email: str = Field("", description="Only for administrators and the panel's secretaries.")
     name: str
     expertise: list[str]
-    organisation: str
+    organisation: str = Field("", description="Only for administrators and the panel's secretaries.")
     languages: list[str]
 
 
@@ -177,7 +182,7 @@ class CaseOut(ResponseModel):
 
 class AgendaItemOut(ResponseModel):
     case_id: int
-    case_ref: str
+    case_ref: str | None = Field(description="Only for the secretaries, the panel's experts and the submitter.")
     start: datetime | None
     end: datetime | None
     experts: list[str]
@@ -187,20 +192,39 @@ class AgendaItemOut(ResponseModel):
     questions: str | None = Field(None, description="Only for those who may read the case.")
 
 
+class AttendanceAnswerOut(ResponseModel):
+    email: str
+    name: str
+    status: Literal["confirmed", "declined", "unanswered"]
+
+
 class AgendaOut(ResponseModel):
     session: SessionOut
     items: list[AgendaItemOut]
+    attendance: list[AttendanceAnswerOut] = Field([], description="The invited experts' answers (secretaries).")
 
 
-def panel_json(panel: Panel) -> dict:
+class AttendanceOut(ResponseModel):
+    session_id: int
+    status: Literal["confirmed", "declined"]
+    note: str
+
+
+def panel_json(panel: Panel, actor=None) -> dict:
+    """A panel; the experts' e-mail addresses and organisations only for administrators and the
+    panel's secretaries (the others see who brings which expertise, by name)."""
+    full = actor is None or actor.is_admin or panel.is_secretary(actor)
+    experts = [{"email": e.user.email, "name": e.user.name, "expertise": e.expertise_codes,
+                "organisation": e.organisation, "languages": e.language_list} for e in panel.experts]
+    if not full:
+        experts = [{k: v for k, v in e.items() if k not in ("email", "organisation")} for e in experts]
     return {
         "id": panel.id, "name": panel.name, "region": panel.region, "rrule": panel.rrule,
         "first_start": iso_local(panel.first_start_dt), "session_minutes": panel.session_minutes,
         "case_minutes": panel.case_minutes, "submission_deadline_days": panel.submission_deadline_days,
         "agenda_days": panel.agenda_days, "skip_july": panel.skip_july, "skip_holidays": panel.skip_holidays,
         "is_active": panel.is_active, "secretaries": [u.email for u in panel.secretaries],
-        "experts": [{"email": e.user.email, "name": e.user.name, "expertise": e.expertise_codes,
-                     "organisation": e.organisation, "languages": e.language_list} for e in panel.experts],
+        "experts": experts,
     }
 
 
@@ -241,7 +265,8 @@ def _day_start(day: date | None):
 
 @api_route("/panels", ("GET",), summary="Expert panels", response=PanelList)
 def list_panels():
-    return jsonify(panels=[panel_json(p) for p in services.all_panels()])
+    actor = current_api_user()
+    return jsonify(panels=[panel_json(p, actor) for p in services.all_panels()])
 
 
 @api_route("/panels", ("POST",), summary="Create an expert panel (admin)", status=201, body=PanelIn,
@@ -255,7 +280,7 @@ def create_panel(body: PanelIn):
         skip_july=body.skip_july, skip_holidays=body.skip_holidays,
     )
     db.session.commit()
-    return jsonify(panel_json(panel)), 201
+    return jsonify(panel_json(panel, current_api_user())), 201
 
 
 @api_route("/panels/<int:panel_id>/sessions", ("GET",), summary="A panel's sessions", query=SessionsQuery,
@@ -295,8 +320,7 @@ def get_case(case_id: int):
 def schedule_case(case_id: int, body: ScheduleIn):
     actor = current_api_user()
     case = services.get_case(case_id)
-    if not case.panel.is_secretary(actor):
-        raise Forbidden(str(_l("Only the panel's secretaries can do this.")))
+    services.require_case_secretary(case, actor)
     case = cases.schedule_case(case, actor=actor, session_id=body.session_id, experts=body.experts)
     services.log_case_read(case, actor, via="api")
     db.session.commit()
@@ -317,18 +341,35 @@ def session_agenda(session_id: int):
     actor = current_api_user()
     session = services.get_session(session_id)
     if not services.can_see_agenda(session, actor):
-        raise Forbidden(str(_l("You are not invited to this session.")))
+        raise NotFound(str(_l("No such panel session.")))  # the same answer as a missing one
     items = []
-    for case in session.agenda:
-        item = {"case_id": case.id, "case_ref": case.case_ref, "start": iso_local(case.start_dt),
-                "end": iso_local(case.end_dt), "experts": [u.email for u in case.experts],
+    for line in services.agenda_for(session, actor):  # exactly what the agenda page shows this person
+        case = line.case
+        item = {"case_id": case.id, "case_ref": case.case_ref if line.show_ref else None,
+                "start": iso_local(case.start_dt), "end": iso_local(case.end_dt),
+                "experts": [u.email for u in case.experts],
                 "expertise": case.expertise_codes, "status": case.status}
-        if services.can_read_case(case, actor):
+        if line.readable:
             item["background"], item["questions"] = case.background, case.questions
             services.log_case_read(case, actor, via="api")
         items.append(item)
+    body = {"session": session_json(session, actor), "items": items}
+    if session.panel.is_secretary(actor):
+        body["attendance"] = [{"email": a.user.email, "name": a.user.name, "status": a.status}
+                              for a in attendance.answers(session)]
     db.session.commit()
-    return jsonify(session=session_json(session, actor), items=items)
+    return jsonify(body)
+
+
+@api_route("/panel-sessions/<int:session_id>/attendance", ("POST",),
+           summary="An invited expert answers whether they will attend the session", body=AttendanceIn,
+           response=AttendanceOut)
+def session_attendance(session_id: int, body: AttendanceIn):
+    actor = current_api_user()
+    session = services.get_session(session_id)
+    row = attendance.answer_attendance(session, actor=actor, attending=body.attending, note=body.note)
+    db.session.commit()
+    return jsonify(session_id=session.id, status=row.status, note=row.note)
 
 
 @api_route("/panel-cases/<int:case_id>/statement", ("POST",), summary="Record the panel's advice (secretary)",
