@@ -167,9 +167,10 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
     if errors:
         raise ConfigError("Configuration error:\n  - " + "\n  - ".join(errors))
 
-    engine_options: dict = {"pool_pre_ping": True}
+    # hide_parameters: SQL parameters (case texts) never reach a log line or an exception's text
+    engine_options: dict = {"pool_pre_ping": True, "hide_parameters": True}
     if database_url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30}}
+        engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
 
     return {
         "APP_ENV": app_env,
@@ -205,6 +206,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "ACCESSIBILITY_CONTACT": accessibility_contact,
         "TRUSTED_PROXY_COUNT": ints["TRUSTED_PROXY_COUNT"],
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "API_MAX_CONTENT_LENGTH": 256 * 1024,  # /api/v1 bodies: the largest real one is ~50 kB
         "GRAPH_ENABLED": len(graph_set) == len(graph_keys),
         "GRAPH_TENANT_ID": env.get("GRAPH_TENANT_ID") or "",
         "GRAPH_CLIENT_ID": env.get("GRAPH_CLIENT_ID") or "",
