@@ -354,6 +354,10 @@ def test_csv_import_is_all_or_nothing_with_errors_by_line(as_admin, db, make_uni
     assert resp.status_code == 422
     lines = [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", html)]
     assert lines == [3, 5, 6, 7]
+    # the bad value is shown next to its line number
+    values = dict((int(n), v) for n, v in re.findall(r"<tr><td>(\d+)</td><td><code>([^<]*)</code>", html))
+    assert values[3] == "broken-address" and values[6] == "NOPE" and values[7] == "good@example.fi"
+    assert values[5] == "(tyhjä)"
     assert "Mitään ei tuotu" in html  # Finnish, the admin's language
     assert _count(db, User) == before
     db.session.expire_all()

@@ -132,7 +132,7 @@ def test_panel_pages_pass_axe(page, live_server, lapland, people, db):
     session = lapland.sessions[2]
     schedule_case(case, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"])
     publish_agenda(session, actor=people["secretary"])
-    record_statement(case, actor=people["secretary"], text="Neuvo", recommendations=["Yksi"])
+    record_statement(case, actor=people["secretary"], text="Neuvo", recommendations=["Yksi"], now=session.end_dt)
     db.session.commit()
     base = live_server
     problems = {}

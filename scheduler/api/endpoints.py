@@ -40,7 +40,7 @@ def openapi():
     return jsonify(
         {
             "openapi": "3.1.0",
-            "info": {"title": "Konsultaatio- ja asiantuntijaryhmäpalvelu API", "version": "1"},
+            "info": {"title": "Konsultaatio- ja asiantuntijatyöryhmäpalvelu API", "version": "1"},
             "servers": [{"url": current_app.config["BASE_URL"]}],
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "paths": _PATHS,

@@ -12,8 +12,8 @@ from ..core.nav import NavItem, add_nav
 from ..core.views import safe_next
 from ..extensions import db
 from . import auth
-from .forms import PasswordForm, SignInForm, TokenForm
-from .models import ApiToken
+from .forms import ForgotPasswordForm, LanguageForm, NewPasswordForm, PasswordForm, SignInForm, TokenForm
+from .models import LANGUAGE_LABELS, LANGUAGES, ApiToken
 
 bp = Blueprint("people", __name__)
 
@@ -70,6 +70,72 @@ def sign_out():
     return redirect(url_for("people.sign_in"))
 
 
+# --- forgotten password and one-time links ----------------------------------------------------------
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    from . import password_links
+
+    form = ForgotPasswordForm()
+    status, error = 200, None
+    if form.validate_on_submit():
+        try:
+            password_links.request_reset(form.email.data, request.remote_addr)
+        except DomainError as exc:
+            error, status = exc.message, exc.status
+        db.session.commit()  # the counters (and the e-mail, if any)
+        if error is None:
+            # the same answer whether or not the address has an account
+            flash(_l("If the address has an account here, a link to set a new password is on its way. "
+                     "The link works once and expires in 24 hours."), "info")
+            return redirect(url_for("people.sign_in"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("people/forgot_password.html", form=form, error=error), status
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    from . import password_links
+
+    form = NewPasswordForm()
+    try:
+        link = password_links.find_link(token)
+    except DomainError as exc:
+        return render_template("people/set_password.html", form=None, error=exc.message, link=None), 410
+    status, error = 200, None
+    if form.validate_on_submit():
+        try:
+            user = password_links.use_link(token, form.new.data)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = exc.message, exc.status
+            if "password" in exc.fields:
+                form.new.errors = [*list(form.new.errors or []), exc.fields["password"]]
+                error = None
+        else:
+            db.session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+                session.clear()
+            flash(_l("Your password is set. Sign in with your e-mail address %(email)s and the new password.",
+                     email=user.email), "success")
+            return redirect(url_for("people.sign_in"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("people/set_password.html", form=form, error=error, link=link), status
+
+
+# --- profile -------------------------------------------------------------------------------------
+
+def _language_form() -> LanguageForm:
+    form = LanguageForm()
+    form.language.choices = [(code, LANGUAGE_LABELS[code]) for code in LANGUAGES]
+    if request.method == "GET" or form.language.data is None:
+        form.language.data = current_user.language or "fi"
+    return form
+
+
 @bp.route("/profile", methods=["GET"])
 @login_required
 def profile():
@@ -78,7 +144,25 @@ def profile():
     ).scalars().all()
     new_token = session.pop("new_token", None)
     return render_template("people/profile.html", password_form=PasswordForm(), token_form=TokenForm(),
-                           tokens=tokens, new_token=new_token)
+                           tokens=tokens, new_token=new_token, language_form=_language_form())
+
+
+@bp.route("/profile/language", methods=["POST"])
+@login_required
+def change_language():
+    """The language of the pages and of the e-mails, invitations and reminders this person gets."""
+    form = _language_form()
+    if form.validate_on_submit():
+        current_user.language = form.language.data
+        session["lang"] = form.language.data
+        db.session.commit()
+        flash(_l("Your language was saved."), "success")
+        return redirect(url_for("people.profile"))
+    tokens = db.session.execute(
+        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_dt.is_(None))
+    ).scalars().all()
+    return render_template("people/profile.html", password_form=PasswordForm(), token_form=TokenForm(),
+                           tokens=tokens, new_token=None, language_form=form), 422
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -99,7 +183,7 @@ def change_password():
         select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_dt.is_(None))
     ).scalars().all()
     return render_template("people/profile.html", password_form=form, token_form=TokenForm(), tokens=tokens,
-                           new_token=None), 422
+                           new_token=None, language_form=_language_form()), 422
 
 
 @bp.route("/profile/tokens", methods=["POST"])
