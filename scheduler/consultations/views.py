@@ -17,6 +17,7 @@ from ..core.errors import DomainError, Forbidden, NotFound
 from ..core.nav import NavItem, add_nav
 from ..core.timefmt import parse_date, parse_time, to_local
 from ..core.views import safe_next
+from ..delivery.microsoft import teams_enabled
 from ..extensions import db
 from ..people.models import LANGUAGE_LABELS, UNIT_KIND_LABELS, Unit, User, UserRole
 from . import services as svc
@@ -108,8 +109,6 @@ def teams_note(modality: str, join_url: str | None) -> str | None:
     """What the page says about the meeting link when there is none yet."""
     if modality != "teams" or join_url:
         return None
-    from ..delivery.microsoft import teams_enabled
-
     if teams_enabled():
         return str(_l("The Teams link will appear here and in your invitation shortly."))
     return str(_l("The host sends the Teams link before the consultation."))
