@@ -95,7 +95,7 @@ def test_production_names_each_missing_setting_once(tmp_path):
         ("MAIL_FROM", "not an address", "MAIL_FROM"),
         ("ACCESSIBILITY_FEEDBACK_EMAIL", "nobody", "ACCESSIBILITY_FEEDBACK_EMAIL"),
         # the feedback address must be read by somebody: never the no-reply sender
-        ("ACCESSIBILITY_FEEDBACK_EMAIL", "noreply@konsultaatio.example.fi", "not the sender address"),
+        ("ACCESSIBILITY_FEEDBACK_EMAIL", "no-reply@konsultaatio.example.fi", "not the sender address"),
         ("GRAPH_AUTHORITY_URL", "http://login.example", "GRAPH_AUTHORITY_URL"),
         ("ENTRA_CLIENT_ID", "abc", "ENTRA_TENANT_ID"),
     ]:
