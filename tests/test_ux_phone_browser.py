@@ -136,6 +136,20 @@ def test_every_role_fits_a_phone_and_passes_axe(browser, live_server, region):
             _sign_in(page, base, r.people[who])
             for path in paths:
                 _check(page, base + path, problems)
+            if who == "admin":
+                # an error state: a checkbox group in error is tied to its message, and still fits
+                page.goto(base + "/admin/users/new")
+                page.get_by_role("button", name="Tallenna").click()
+                group = page.locator("fieldset#roles")
+                assert group.get_attribute("aria-invalid") == "true"
+                assert "roles-error" in (group.get_attribute("aria-describedby") or "")
+                assert page.title().startswith("Virhe: ")
+                page.locator(".error-summary a[href='#roles-0']").click()
+                assert page.evaluate("document.activeElement.id") == "roles-0"
+                if page.evaluate("document.documentElement.scrollWidth") > PHONE["width"]:
+                    problems["user form with errors"] = "wider than the screen"
+                if _axe(page):
+                    problems["user form with errors (axe)"] = _axe(page)
         finally:
             context.close()
     assert not problems, problems

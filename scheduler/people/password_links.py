@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from ..core.db import utcnow
 from ..core.errors import Conflict
+from ..core.hygiene import is_clean
 from ..extensions import db
 from .auth import TooManyAttempts, _throttle_row, sha256
 from .models import PasswordToken, User
@@ -109,6 +110,8 @@ def request_reset(email: str, address: str | None, *, now: datetime | None = Non
     email = (email or "").strip().lower()[:254]
     if address and _count_request(f"reset-address:{address}", now) > RESETS_PER_ADDRESS:
         raise TooManyAttempts(str(_l("Too many requests. Try again in an hour.")))
+    if not is_clean(email) or "@" not in email:
+        return  # no account has such an address (and a NUL byte would upset PostgreSQL)
     user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
     if user is None or not user.is_active:
         return
@@ -121,7 +124,7 @@ def find_link(raw: str, *, now: datetime | None = None) -> PasswordToken:
     """The valid (unused, unexpired, active account) link behind raw, or LinkNotValid."""
     now = now or utcnow()
     row = None
-    if raw and len(raw) <= 100:
+    if raw and len(raw) <= 100 and is_clean(raw):
         row = db.session.execute(select(PasswordToken).where(PasswordToken.token_hash == sha256(raw))).scalar_one_or_none()
     if row is None or row.used_dt is not None or row.expires_dt <= now or not row.user.is_active:
         raise LinkNotValid(str(_l("This link has expired or has already been used. Ask for a new one.")))
