@@ -136,14 +136,16 @@ def _today() -> date:
 def _filter_form(defaults: dict | None = None) -> SlotFilterForm:
     """The booking list's filters (the same on the reschedule page); `defaults` when nothing was chosen."""
     args = request.args
-    if defaults and not any(args.get(k) for k in ("kind", "unit", "modality", "language", "date_from", "date_to")):
-        args = MultiDict(defaults)  # type: ignore[assignment]
-    form = SlotFilterForm(args)
-    form.kind.choices = choices([("", _l("All services")), *UNIT_KIND_LABELS.items()])
     units = db.session.execute(
         select(Unit).join(ConsultationSeries, ConsultationSeries.unit_id == Unit.id)
         .where(ConsultationSeries.is_active.is_(True)).distinct().order_by(Unit.code)
     ).scalars().all()
+    if defaults and not any(args.get(k) for k in ("kind", "unit", "modality", "language", "date_from", "date_to")):
+        # a default unit that takes no bookings now is left out rather than shown as an error
+        defaults = {k: v for k, v in defaults.items() if k != "unit" or any(u.code == v for u in units)}
+        args = MultiDict(defaults)  # type: ignore[assignment]
+    form = SlotFilterForm(args)
+    form.kind.choices = choices([("", _l("All services")), *UNIT_KIND_LABELS.items()])
     form.unit.choices = choices([("", _l("All units"))] + [(u.code, u.name) for u in units])
     form.modality.choices = choices([("", _l("Any")), *MODALITY_LABELS.items()])
     form.language.choices = choices([("", _l("Any")), *LANGUAGE_LABELS.items()])
