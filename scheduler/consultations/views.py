@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_date as babel_format_date
@@ -15,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from ..core.db import utcnow
 from ..core.errors import DomainError, Forbidden, NotFound
 from ..core.nav import NavItem, add_nav
-from ..core.timefmt import parse_date, parse_time, to_local
+from ..core.timefmt import app_tz, clock_word, format_day, format_time, parse_date, parse_time, to_local
 from ..core.views import safe_next
 from ..delivery.microsoft import teams_enabled
 from ..extensions import db
@@ -133,6 +134,54 @@ def _today() -> date:
 
 # --- finding and booking ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class SeriesFacts:
+    title: str
+    service: str  # "title – unit"
+    how: str  # "Phone" / "In person: place"
+    languages: str  # "Languages: Finnish, Swedish"
+
+
+@dataclass(frozen=True)
+class SlotRow:
+    id: str
+    day: date
+    time: str  # klo 13.00–13.30, under the day heading
+    when: str  # ti 5.1.2027 klo 13.00, for screen readers
+    series: SeriesFacts
+    free_places: str
+    book_url: str
+
+
+def slot_rows(slots: list) -> list[SlotRow]:
+    """The listing's rows, formatted here once per series, per day and per page rather than in the
+    template per slot (a four-week listing holds hundreds of times: the page social workers open most)."""
+    facts: dict[int, SeriesFacts] = {}
+    days: dict[date, str] = {}
+    book_url = url_for("consultations.book", slot_id="SLOT")
+    lang = _lang()
+    tz = app_tz()
+    clock = clock_word(lang)
+    languages_label = str(_l("Languages"))
+    rows = []
+    for sv in slots:
+        s = sv.series
+        if s.id not in facts:
+            how = modality_label(s.modality) + (f": {s.location}" if s.location else "")
+            langs = ", ".join(language_label(code) for code in (s.languages or []))
+            facts[s.id] = SeriesFacts(s.title, f"{s.title} – {s.unit.name}", how, f"{languages_label}: {langs}")
+        start, end = sv.start_dt.astimezone(tz), sv.end_dt.astimezone(tz)
+        day = start.date()
+        if day not in days:
+            days[day] = format_day(day, lang)
+        begins = format_time(start.time())
+        free_places = (str(_l("Free places: %(n)d of %(c)d", n=sv.free, c=sv.capacity)) if sv.capacity > 1 else "")
+        slot_id = sv.id
+        rows.append(SlotRow(slot_id, day, f"{clock} {begins}–{format_time(end.time())}", f"{days[day]} {clock} {begins}",
+                            facts[s.id], free_places, book_url.replace("SLOT", slot_id)))
+    return rows
+
+
 def _filter_form(defaults: dict | None = None) -> SlotFilterForm:
     """The booking list's filters (the same on the reschedule page); `defaults` when nothing was chosen."""
     args = request.args
@@ -174,10 +223,10 @@ def _free_times(form: SlotFilterForm, *, exclude=None):
         full = [s for s in slots if s.is_full]
     else:
         status = 422
-    days: dict[date, list] = {}
-    for s in free:
-        days.setdefault(to_local(s.start_dt).date(), []).append(s)
-    return days, free, full, d1, d2, status
+    days: dict[date, list[SlotRow]] = {}
+    for row in slot_rows(free):
+        days.setdefault(row.day, []).append(row)
+    return days, free, slot_rows(full), d1, d2, status
 
 
 def _filters_chosen(form: SlotFilterForm) -> bool:
