@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -87,6 +88,24 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
     except ValueError as exc:
         errors.append(f"SMTP_STARTTLS/SCHEDULER_ENABLED: {exc}")
         smtp_starttls = scheduler_enabled = False
+    try:
+        jobs_expected = _bool(env.get("JOBS_EXPECTED"), default=False)
+    except ValueError as exc:
+        errors.append(f"JOBS_EXPECTED: {exc}")
+        jobs_expected = False
+
+    # Operations (scheduler/ops): who may read /metrics, the log format
+    metrics_networks = []
+    for part in (env.get("METRICS_ALLOWED_NETWORKS") or "127.0.0.0/8,::1").replace(" ", ",").split(","):
+        if part:
+            try:
+                metrics_networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                errors.append(f"METRICS_ALLOWED_NETWORKS: {part!r} is not an address or network (10.0.0.0/8)")
+    log_format = (env.get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in {"text", "json"}:
+        errors.append(f"LOG_FORMAT must be text or json, got {log_format!r}")
+        log_format = "text"
 
     ints = {}
     for name, default in [
@@ -97,7 +116,10 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         ("LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
         ("LOGIN_LOCK_MINUTES", 15),
         ("REMINDER_HOURS", 24),
+        ("ATTENDANCE_WARNING_DAYS", 3),
         ("TRUSTED_PROXY_COUNT", 0),
+        ("JOBS_STALE_MINUTES", 5),
+        ("ALERT_JOBS_STALLED_MINUTES", 15),
     ]:
         try:
             ints[name] = _int(name, env, default)
@@ -181,6 +203,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_ADDRESS": ints["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         "LOGIN_LOCK_MINUTES": ints["LOGIN_LOCK_MINUTES"],
         "REMINDER_HOURS": ints["REMINDER_HOURS"],
+        "ATTENDANCE_WARNING_DAYS": ints["ATTENDANCE_WARNING_DAYS"],
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "BABEL_DEFAULT_LOCALE": "fi",
         "BABEL_DEFAULT_TIMEZONE": tz_name,
@@ -208,6 +231,12 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "ENTRA_AUTHORITY_URL": entra_authority,
         "SCHEDULER_ENABLED": scheduler_enabled,
         "OUTBOX_DIR": str(Path(instance_path) / "outbox"),
+        "JOBS_EXPECTED": jobs_expected,
+        "JOBS_STALE_MINUTES": ints["JOBS_STALE_MINUTES"],
+        "ALERT_JOBS_STALLED_MINUTES": ints["ALERT_JOBS_STALLED_MINUTES"],
+        "METRICS_ALLOWED_NETWORKS": metrics_networks,
+        "LOG_FORMAT": log_format,
+        "REQUEST_ID_HEADER": (env.get("REQUEST_ID_HEADER") or "X-Request-ID").strip(),
     }
 
 

@@ -1,7 +1,7 @@
 """One-time links to set a password (welcome e-mail, forgotten password)
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-02 01:00:00
 
 """
@@ -12,7 +12,7 @@ import scheduler.core.db
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
