@@ -12,6 +12,7 @@ from pydantic import Field
 from ..core.errors import NotFound
 from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import iso_local, local_to_utc
+from ..core.transactions import run_atomically
 from ..extensions import db
 from ..panels import attendance, cases, panel_admin, recurrence, services
 from ..panels.models import CASE_LANGUAGES, Panel, PanelCase, PanelSession
@@ -272,14 +273,13 @@ def list_panels():
 @api_route("/panels", ("POST",), summary="Create an expert panel (admin)", status=201, body=PanelIn,
            response=PanelOut)
 def create_panel(body: PanelIn):
-    panel = panel_admin.create_panel(
+    panel = run_atomically(lambda: panel_admin.create_panel(
         actor=current_api_user(), name=body.name, region=body.region, rrule=body.rrule,
         first_start=body.first_start, session_minutes=body.session_minutes, case_minutes=body.case_minutes,
         submission_deadline_days=body.submission_deadline_days, agenda_days=body.agenda_days,
         secretaries=body.secretaries, experts=[e.model_dump(exclude_none=True) for e in body.experts],
         skip_july=body.skip_july, skip_holidays=body.skip_holidays,
-    )
-    db.session.commit()
+    ))
     return jsonify(panel_json(panel, current_api_user())), 201
 
 
@@ -296,22 +296,25 @@ def panel_sessions(panel_id: int, query: SessionsQuery):
            response=CaseOut)
 def submit_case(body: CaseIn):
     actor = current_api_user()
-    case = cases.submit_case(
-        actor=actor, panel_id=body.panel_id, case_ref=body.case_ref, child_age=body.child_age,
-        municipality=body.municipality, language=body.language, background=body.background,
-        questions=body.questions, expertise=body.expertise, services_tried=body.services_tried,
-        client_consent=body.client_consent, preferred_session_id=body.preferred_session_id,
-    )
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        case = cases.submit_case(
+            actor=actor, panel_id=body.panel_id, case_ref=body.case_ref, child_age=body.child_age,
+            municipality=body.municipality, language=body.language, background=body.background,
+            questions=body.questions, expertise=body.expertise, services_tried=body.services_tried,
+            client_consent=body.client_consent, preferred_session_id=body.preferred_session_id,
+        )
+        services.log_case_read(case, actor, via="api")
+        return case
+
+    case = run_atomically(work)
     return jsonify(case_json(case)), 201
 
 
 @api_route("/panel-cases/<int:case_id>", ("GET",), summary="A case (submitter, secretaries, assigned experts)",
            response=CaseOut)
 def get_case(case_id: int):
-    case = services.read_case(case_id, actor=current_api_user(), via="api")
-    db.session.commit()
+    case = run_atomically(lambda: services.read_case(case_id, actor=current_api_user(), via="api"))
     return jsonify(case_json(case))
 
 
@@ -321,9 +324,13 @@ def schedule_case(case_id: int, body: ScheduleIn):
     actor = current_api_user()
     case = services.get_case(case_id)
     services.require_case_secretary(case, actor)
-    case = cases.schedule_case(case, actor=actor, session_id=body.session_id, experts=body.experts)
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        cases.schedule_case(case, actor=actor, session_id=body.session_id, experts=body.experts)
+        services.log_case_read(case, actor, via="api")
+        return case
+
+    case = run_atomically(work)
     return jsonify(case_json(case))
 
 
@@ -331,8 +338,7 @@ def schedule_case(case_id: int, body: ScheduleIn):
            response=SessionOut)
 def publish_session(session_id: int):
     actor = current_api_user()
-    session = services.publish_agenda(services.get_session(session_id), actor=actor)
-    db.session.commit()
+    session = run_atomically(lambda: services.publish_agenda(services.get_session(session_id), actor=actor))
     return jsonify(session_json(session, actor))
 
 
@@ -367,8 +373,8 @@ def session_agenda(session_id: int):
 def session_attendance(session_id: int, body: AttendanceIn):
     actor = current_api_user()
     session = services.get_session(session_id)
-    row = attendance.answer_attendance(session, actor=actor, attending=body.attending, note=body.note)
-    db.session.commit()
+    row = run_atomically(lambda: attendance.answer_attendance(session, actor=actor, attending=body.attending,
+                                                              note=body.note))
     return jsonify(session_id=session.id, status=row.status, note=row.note)
 
 
@@ -377,8 +383,11 @@ def session_attendance(session_id: int, body: AttendanceIn):
 def record_statement(case_id: int, body: StatementIn):
     actor = current_api_user()
     case = services.get_case(case_id)
-    cases.record_statement(case, actor=actor, text=body.text, recommendations=body.recommendations,
-                           responsible_services=body.responsible_services, follow_up=body.follow_up)
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        cases.record_statement(case, actor=actor, text=body.text, recommendations=body.recommendations,
+                               responsible_services=body.responsible_services, follow_up=body.follow_up)
+        services.log_case_read(case, actor, via="api")
+
+    run_atomically(work)
     return jsonify(case_json(case))

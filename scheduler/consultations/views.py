@@ -32,7 +32,7 @@ from .forms import (
     SlotFilterForm,
     choices,
 )
-from .models import ConsultationSeries
+from .models import BookingStatus, ConsultationSeries, OccurrenceStatus
 from .slots import build_rrule, describe_rrule, find_occurrence, parse_slot_key, slot_key
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
@@ -327,8 +327,8 @@ def cancel(booking_id: int):
         return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker)
     if form.validate_on_submit():
         try:
-            svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
-                                                          reason=form.reason.data or ""))
+            booking = svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
+                                                                    reason=form.reason.data or ""))
         except DomainError as exc:
             rest = _apply_errors(form, exc)
             booking = _booking_or_404(booking_id)
@@ -338,7 +338,10 @@ def cancel(booking_id: int):
             return render_template("consultations/booking.html", booking=booking, cancel_form=form,
                                    message=exc.message, summary_fields=rest, is_booker=is_booker, now=utcnow(),
                                    note=teams_note(booking.series.modality, booking.join_url)), exc.status
-        flash(_l("The consultation was cancelled. The others are told."), "success")
+        if booking.already_done:
+            flash(_l("This booking has already been cancelled."), "success")
+        else:
+            flash(_l("The consultation was cancelled. The others are told."), "success")
         return redirect(url_for("consultations.mine" if is_booker else "consultations.hosting"))
     return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker), 422
 
@@ -347,20 +350,26 @@ def cancel(booking_id: int):
 @login_required
 def reschedule(booking_id: int):
     booking = _booking_or_404(booking_id)
-    if booking.booker_id != current_user.id or booking.status != "confirmed":
+    if booking.booker_id != current_user.id:
         abort(403)
+    if booking.status != BookingStatus.CONFIRMED:
+        flash(_l("A cancelled booking cannot be moved."), "error")
+        return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
     message, status = None, 200
     if request.method == "POST":
         form = CancelForm()  # only for its CSRF check
         if form.validate_on_submit():
             try:
-                svc.run_atomically(lambda: svc.reschedule_booking(actor=current_user, booking_id=booking_id,
-                                                                  slot_id=request.form.get("slot_id", "")))
+                moved = svc.run_atomically(lambda: svc.reschedule_booking(actor=current_user, booking_id=booking_id,
+                                                                          slot_id=request.form.get("slot_id", "")))
             except DomainError as exc:
                 message, status = exc.message, exc.status
                 booking = _booking_or_404(booking_id)
             else:
-                flash(_l("The consultation was moved. The others get an updated invitation."), "success")
+                if moved.already_done:
+                    flash(_l("The booking is already at this time."), "success")
+                else:
+                    flash(_l("The consultation was moved. The others get an updated invitation."), "success")
                 return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
         else:
             message, status = str(_l("The form had expired. Please try again.")), 400
@@ -481,6 +490,11 @@ def _occurrence_or_404(series: ConsultationSeries, key: str):
 @login_required
 def occurrence(series_id: int, key: str):
     series = _hosted_or_404(series_id)
+    parsed = parse_slot_key(key)
+    if (request.method == "POST" and parsed and parsed[0] == series.id
+            and svc.occurrence_status(series, parsed[1]) == OccurrenceStatus.CANCELLED):
+        flash(_l("This time has already been cancelled."), "success")  # a repeated cancel, say
+        return redirect(url_for("consultations.series_detail", series_id=series.id))
     occ = _occurrence_or_404(series, key)
     cancel_form = CancelForm(prefix="cancel")
     move_form = MoveOccurrenceForm(prefix="move")

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..core.errors import NotFound
+from ..core.transactions import run_atomically
 from ..extensions import db
 from . import services
 from .services import BuiltFeed
@@ -113,8 +114,7 @@ def panel(token: str, panel_id: int):
 @bp.route("/reset", methods=["POST"])
 @login_required
 def reset():
-    services.reset_feed_token(current_user)
-    db.session.commit()
+    run_atomically(lambda: services.reset_feed_token(current_user))
     flash(_l("Your calendar address was replaced. The old address no longer works: subscribe again in your "
              "calendar apps with the new one."), "success")
     return redirect(url_for("people.profile") + "#feeds")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -25,36 +26,93 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.db import UTCDateTime, sql_in, utcnow
+from ..core.db import StatusText, UTCDateTime, sql_in, utcnow
+from ..core.transactions import Transitions
 from ..extensions import db
 from ..people.models import ExpertiseArea, User
 
 __all__ = [
     "Panel", "PanelSecretary", "PanelExpert", "PanelExpertArea", "PanelSession", "PanelCase",
     "PanelCaseArea", "PanelCaseExpert", "PanelConflict", "PanelStatement", "PanelCaseEvent", "PanelCaseRead",
-    "SESSION_STATUSES", "CASE_STATUSES",
+    "SESSION_STATUSES", "CASE_STATUSES", "SessionStatus", "CaseStatus", "SESSION_TRANSITIONS", "CASE_TRANSITIONS",
+    "OPEN_SESSION_STATUSES", "ON_AGENDA",
 ]
 
-SESSION_STATUSES = ("scheduled", "agenda_published", "held", "not_held", "cancelled")
-CASE_STATUSES = ("submitted", "returned", "accepted", "scheduled", "handled", "declined", "withdrawn")
-CASE_LANGUAGES = ("fi", "sv")
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    AGENDA_PUBLISHED = "agenda_published"
+    HELD = "held"
+    NOT_HELD = "not_held"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return str(SESSION_STATUS_LABELS[self])
+
 
 SESSION_STATUS_LABELS = {
-    "scheduled": _l("Scheduled"),
-    "agenda_published": _l("Agenda published"),
-    "held": _l("Held"),
-    "not_held": _l("Not held"),
-    "cancelled": _l("Cancelled"),
+    SessionStatus.SCHEDULED: _l("Scheduled"),
+    SessionStatus.AGENDA_PUBLISHED: _l("Agenda published"),
+    SessionStatus.HELD: _l("Held"),
+    SessionStatus.NOT_HELD: _l("Not held"),
+    SessionStatus.CANCELLED: _l("Cancelled"),
 }
+OPEN_SESSION_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.AGENDA_PUBLISHED)
+
+# A coming session may be moved (to itself: scheduled → scheduled), published, cancelled or, once
+# it has started, marked held or not held; held and not held can be corrected into each other.
+SESSION_TRANSITIONS = Transitions(SessionStatus, {
+    SessionStatus.SCHEDULED: (SessionStatus.SCHEDULED, SessionStatus.AGENDA_PUBLISHED, SessionStatus.CANCELLED,
+                              SessionStatus.HELD, SessionStatus.NOT_HELD),
+    SessionStatus.AGENDA_PUBLISHED: (SessionStatus.AGENDA_PUBLISHED, SessionStatus.CANCELLED, SessionStatus.HELD,
+                                     SessionStatus.NOT_HELD),
+    SessionStatus.HELD: (SessionStatus.NOT_HELD,),
+    SessionStatus.NOT_HELD: (SessionStatus.HELD,),
+})
+
+
+class CaseStatus(StrEnum):
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    HANDLED = "handled"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return str(CASE_STATUS_LABELS[self])
+
+
 CASE_STATUS_LABELS = {
-    "submitted": _l("Submitted"),
-    "returned": _l("Returned for completion"),
-    "accepted": _l("Accepted, waiting for a session"),
-    "scheduled": _l("On a session's agenda"),
-    "handled": _l("Advice given"),
-    "declined": _l("Declined"),
-    "withdrawn": _l("Withdrawn"),
+    CaseStatus.SUBMITTED: _l("Submitted"),
+    CaseStatus.RETURNED: _l("Returned for completion"),
+    CaseStatus.ACCEPTED: _l("Accepted, waiting for a session"),
+    CaseStatus.SCHEDULED: _l("On a session's agenda"),
+    CaseStatus.HANDLED: _l("Advice given"),
+    CaseStatus.DECLINED: _l("Declined"),
+    CaseStatus.WITHDRAWN: _l("Withdrawn"),
 }
+ON_AGENDA = (CaseStatus.SCHEDULED, CaseStatus.HANDLED)
+
+# scheduled → scheduled is a move to another session; scheduled → accepted takes it off the agenda
+# (by the secretary, or when its session is cancelled and no later session has room);
+# handled → handled corrects the advice. Declined and withdrawn are final.
+CASE_TRANSITIONS = Transitions(CaseStatus, {
+    CaseStatus.SUBMITTED: (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.RETURNED, CaseStatus.SCHEDULED,
+                           CaseStatus.DECLINED, CaseStatus.WITHDRAWN),
+    CaseStatus.RETURNED: (CaseStatus.SUBMITTED, CaseStatus.DECLINED, CaseStatus.WITHDRAWN),
+    CaseStatus.ACCEPTED: (CaseStatus.RETURNED, CaseStatus.SCHEDULED, CaseStatus.DECLINED, CaseStatus.WITHDRAWN),
+    CaseStatus.SCHEDULED: (CaseStatus.SCHEDULED, CaseStatus.ACCEPTED, CaseStatus.HANDLED, CaseStatus.DECLINED,
+                           CaseStatus.WITHDRAWN),
+    CaseStatus.HANDLED: (CaseStatus.HANDLED,),
+})
+SESSION_STATUSES = tuple(SessionStatus)
+CASE_STATUSES = tuple(CaseStatus)
+CASE_LANGUAGES = ("fi", "sv")
 
 EVENT_LABELS = {
     "submitted": _l("Submitted"),
@@ -160,7 +218,7 @@ class PanelSession(db.Model):
     __tablename__ = "panel_sessions"
     __table_args__ = (
         UniqueConstraint("panel_id", "occurrence_date"),
-        CheckConstraint(f"status IN ({sql_in(SESSION_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(SessionStatus)})", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,7 +228,7 @@ class PanelSession(db.Model):
     occurrence_date: Mapped[date] = mapped_column(Date)
     start_dt: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    status: Mapped[SessionStatus] = mapped_column(StatusText(SessionStatus, 20), default=SessionStatus.SCHEDULED)
     ical_uid: Mapped[str] = mapped_column(String(100), unique=True, default=new_ical_uid)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     join_url: Mapped[str | None] = mapped_column(String(2000))
@@ -195,11 +253,15 @@ class PanelSession(db.Model):
 
     @property
     def agenda(self) -> list[PanelCase]:
-        return [c for c in self.cases if c.status in ("scheduled", "handled")]
+        return [c for c in self.cases if c.status in ON_AGENDA]
 
     @property
     def is_published(self) -> bool:
-        return self.status in ("agenda_published", "held", "not_held")
+        return self.status in (SessionStatus.AGENDA_PUBLISHED, SessionStatus.HELD, SessionStatus.NOT_HELD)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_SESSION_STATUSES
 
     @property
     def submission_deadline_dt(self) -> datetime:
@@ -212,6 +274,9 @@ class PanelSession(db.Model):
     @property
     def status_label(self) -> str:
         return str(SESSION_STATUS_LABELS.get(self.status, self.status))
+
+    # Not stored: set by a service when a repeated action changed nothing (see consultations' Booking).
+    already_done = False
 
     def __repr__(self) -> str:
         return f"<PanelSession {self.id} panel={self.panel_id} {self.start_dt:%Y-%m-%d %H:%M} {self.status}>"
@@ -238,7 +303,7 @@ class PanelCase(db.Model):
 
     __tablename__ = "panel_cases"
     __table_args__ = (
-        CheckConstraint(f"status IN ({sql_in(CASE_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(CaseStatus)})", name="status"),
         CheckConstraint(f"language IN ({sql_in(CASE_LANGUAGES)})", name="language"),
     )
 
@@ -255,7 +320,7 @@ class PanelCase(db.Model):
     questions: Mapped[str] = mapped_column(Text, default="")
     services_tried: Mapped[str] = mapped_column(Text, default="")
     client_consent: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    status: Mapped[CaseStatus] = mapped_column(StatusText(CaseStatus, 20), default=CaseStatus.SUBMITTED)
     secretary_message: Mapped[str] = mapped_column(Text, default="")  # why returned or declined
     position: Mapped[int | None] = mapped_column(Integer)  # order on the session's agenda
     minutes: Mapped[int | None] = mapped_column(Integer)  # None: the panel's default
@@ -290,11 +355,13 @@ class PanelCase(db.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.status in ("submitted", "returned")
+        return self.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED)
 
     @property
     def status_label(self) -> str:
         return str(CASE_STATUS_LABELS.get(self.status, self.status))
+
+    already_done = False  # see PanelSession.already_done
 
     def __repr__(self) -> str:
         return f"<PanelCase {self.id} panel={self.panel_id} {self.status}>"

@@ -18,7 +18,7 @@ from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email, normalize_email
 from . import recurrence
-from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert
+from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert, SessionStatus
 from .notifications import record_expert_left
 from .services import (
     _agenda_cases,
@@ -30,7 +30,9 @@ from .services import (
     _sessions,
     ensure_sessions,
     horizon_months,
+    lock_panel,
     retime_agenda,
+    session_transition,
     used_minutes,
 )
 
@@ -161,6 +163,7 @@ def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_star
     secretary_users = _users_by_email(secretaries or [], "secretaries", errors)
     if errors:
         raise ValidationFailed(str(_l("Check the panel's details.")), fields=errors)
+    panel = lock_panel(panel.id)  # its sessions follow the new rhythm while no secretary changes them
     first_start_dt = local_to_utc(values["first_start"])
     schedule_changed = (
         values["rrule"] != panel.rrule or first_start_dt != panel.first_start_dt
@@ -188,14 +191,12 @@ def _follow_new_rhythm(panel: Panel, *, actor: User, now: datetime) -> None:
     wanted = {start.date(): start for start in recurrence.occurrences(
         panel.rrule, first_local, after=after, until=after + relativedelta(months=horizon_months()),
         skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)}
-    for session in list(_sessions(panel, after=now, statuses=("scheduled",))):
+    for session in list(_sessions(panel, after=now, statuses=(SessionStatus.SCHEDULED,))):
         start = wanted.get(session.occurrence_date)
         has_cases = bool(_agenda_cases(session))
         if start is None:
             if not has_cases:
-                session.status = "cancelled"
-                session.sequence += 1
-                db.session.flush()
+                session_transition(session, SessionStatus.CANCELLED)
                 panel_session_changed.send(session, action="cancelled")
             continue
         start_dt = local_to_utc(start)

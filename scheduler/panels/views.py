@@ -14,6 +14,7 @@ from ..core.errors import DomainError, NotFound
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
 from ..core.timefmt import format_datetime, format_range, parse_date, parse_time, to_local
+from ..core.transactions import run_atomically
 from ..extensions import db
 from . import attendance, cases, panel_admin, recurrence, services
 from . import figures as figures_mod
@@ -105,9 +106,14 @@ def new_case(panel_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            case = cases.submit_case(actor=current_user, panel_id=panel.id, **_case_values(form))
-            services.log_case_read(case, current_user, via="page")
-            db.session.commit()
+            values = _case_values(form)
+
+            def work():
+                case = cases.submit_case(actor=current_user, panel_id=panel.id, **values)
+                services.log_case_read(case, current_user, via="page")
+                return case
+
+            case = run_atomically(work)
         except DomainError as exc:
             db.session.rollback()
             message = exc.message
@@ -138,8 +144,7 @@ def edit_case(case_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            cases.update_case(case, actor=current_user, **_case_values(form))
-            db.session.commit()
+            run_atomically(lambda: cases.update_case(case, actor=current_user, **_case_values(form)))
         except DomainError as exc:
             db.session.rollback()
             message = exc.message
@@ -156,13 +161,12 @@ def edit_case(case_id: int):
 def withdraw_case(case_id: int):
     case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
     try:
-        cases.withdraw_case(case, actor=current_user)
-        db.session.commit()
+        case = run_atomically(lambda: cases.withdraw_case(case, actor=current_user))
     except NotFound:
         abort(404)  # the same answer as for a case that does not exist
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
-    flash(_l("The case was withdrawn."), "success")
+    flash(_l("The case has already been withdrawn.") if case.already_done else _l("The case was withdrawn."), "success")
     return redirect(url_for("panels.index"))
 
 
@@ -232,8 +236,7 @@ def _case_exists(case_id: int) -> bool:
 def accept_case(case_id: int):
     case = _secretary_case(case_id)
     try:
-        cases.accept_case(case, actor=current_user)
-        db.session.commit()
+        run_atomically(lambda: cases.accept_case(case, actor=current_user))
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case was accepted. Put it on a session's agenda."), "success")
@@ -248,8 +251,7 @@ def return_case(case_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        cases.return_case(case, actor=current_user, message=form.message.data or "")
-        db.session.commit()
+        run_atomically(lambda: cases.return_case(case, actor=current_user, message=form.message.data or ""))
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case was returned to the submitter for completion."), "success")
@@ -264,8 +266,7 @@ def decline_case(case_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        cases.decline_case(case, actor=current_user, message=form.message.data or "")
-        db.session.commit()
+        run_atomically(lambda: cases.decline_case(case, actor=current_user, message=form.message.data or ""))
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case was declined."), "success")
@@ -282,9 +283,8 @@ def schedule_case(case_id: int):
         flash(_l("Choose a session."), "error")
         return redirect(url_for("panels.case_detail", case_id=case_id))
     try:
-        cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
-                               experts=[int(x) for x in form.experts.data or []])
-        db.session.commit()
+        run_atomically(lambda: cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
+                                                      experts=[int(x) for x in form.experts.data or []]))
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case is on the agenda at %(time)s.", time=format_range(case.start_dt, case.end_dt)), "success")
@@ -297,8 +297,7 @@ def unschedule_case(case_id: int):
     case = _secretary_case(case_id)
     session_id = case.session_id
     try:
-        cases.unschedule_case(case, actor=current_user)
-        db.session.commit()
+        run_atomically(lambda: cases.unschedule_case(case, actor=current_user))
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case was taken off the agenda and waits for another session."), "success")
@@ -314,8 +313,7 @@ def case_minutes(case_id: int):
         flash(_l("A case takes 5–600 minutes."), "error")
         return redirect(url_for("panels.case_detail", case_id=case_id))
     try:
-        cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data)
-        db.session.commit()
+        run_atomically(lambda: cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data))
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case's length was changed."), "success")
@@ -329,8 +327,7 @@ def move_case(case_id: int, direction: str):
     if direction not in ("up", "down"):
         abort(404)
     try:
-        cases.move_on_agenda(case, actor=current_user, direction=direction)
-        db.session.commit()
+        run_atomically(lambda: cases.move_on_agenda(case, actor=current_user, direction=direction))
     except DomainError as exc:
         return _fail(exc, "panels.session_detail", session_id=case.session_id)
     return redirect(url_for("panels.session_detail", session_id=case.session_id) + f"#case-{case.id}")
@@ -343,8 +340,7 @@ def declare_conflict(case_id: int):
     if not services.in_pool(case.panel, current_user):
         abort(404)
     try:
-        cases.declare_conflict(case, actor=current_user)
-        db.session.commit()
+        run_atomically(lambda: cases.declare_conflict(case, actor=current_user))
     except DomainError as exc:
         return _fail(exc, "panels.expert_sessions")
     flash(_l("Your conflict of interest was recorded. You were taken off the case and the secretary sees it."), "success")
@@ -366,11 +362,10 @@ def statement(case_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            cases.record_statement(case, actor=current_user, text=form.text.data,
-                                      recommendations=form.recommendations.data or "",
-                                      responsible_services=form.responsible_services.data or "",
-                                      follow_up=form.follow_up.data or None)
-            db.session.commit()
+            run_atomically(lambda: cases.record_statement(case, actor=current_user, text=form.text.data,
+                                                             recommendations=form.recommendations.data or "",
+                                                             responsible_services=form.responsible_services.data or "",
+                                                             follow_up=form.follow_up.data or None))
         except DomainError as exc:
             db.session.rollback()
             message = exc.message
@@ -384,8 +379,7 @@ def statement(case_id: int):
         not_started = str(_l("The advice can be recorded once the session has started (%(when)s).",
                              when=format_datetime(case.session.start_dt)))
         message = None if request.method == "GET" else message
-    services.log_case_read(case, current_user, via="page")
-    db.session.commit()
+    run_atomically(lambda: services.log_case_read(case, current_user, via="page"))
     status = 422 if (form.errors or message) else 200
     return render_template("panels/statement_form.html", form=form, case=case, message=message,
                            not_started=not_started), status
@@ -443,8 +437,8 @@ def answer_attendance(session_id: int):
         return redirect(url_for("panels.session_detail", session_id=session_id))
     attending = request.form.get("attending") == "yes"
     try:
-        attendance.answer_attendance(session, actor=current_user, attending=attending, note=form.note.data or "")
-        db.session.commit()
+        run_atomically(lambda: attendance.answer_attendance(session, actor=current_user, attending=attending,
+                                                            note=form.note.data or ""))
     except DomainError as exc:
         db.session.rollback()
         flash(exc.fields.get("note") or exc.message, "error")
@@ -459,8 +453,7 @@ def answer_attendance(session_id: int):
 def publish_session(session_id: int):
     session = _session(session_id)
     try:
-        services.publish_agenda(session, actor=current_user)
-        db.session.commit()
+        run_atomically(lambda: services.publish_agenda(session, actor=current_user))
     except DomainError as exc:
         return _fail(exc, "panels.session_detail", session_id=session_id)
     flash(_l("The agenda was published and the invitations are on their way."), "success")
@@ -481,8 +474,7 @@ def move_session(session_id: int):
             flash(_l("Write the date as d.m.yyyy and the times as 12.30."), "error")
             return redirect(url_for("panels.session_detail", session_id=session_id))
         try:
-            services.move_session(session, actor=current_user, start=start, end=end)
-            db.session.commit()
+            run_atomically(lambda: services.move_session(session, actor=current_user, start=start, end=end))
         except DomainError as exc:
             return _fail(exc, "panels.session_detail", session_id=session_id)
         flash(_l("The session was moved."), "success")
@@ -499,10 +491,13 @@ def cancel_session(session_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.cancel_session(session, actor=current_user, reason=form.reason.data or "")
-        db.session.commit()
+        session = run_atomically(lambda: services.cancel_session(session, actor=current_user,
+                                                                 reason=form.reason.data or ""))
     except DomainError as exc:
         return _fail(exc, "panels.session_detail", session_id=session_id)
+    if session.already_done:
+        flash(_l("The session has already been cancelled."), "success")
+        return redirect(url_for("panels.session_detail", session_id=session_id))
     flash(_l("The session was cancelled. Its cases moved to the next session and their submitters were told."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -513,8 +508,7 @@ def mark_held(session_id: int):
     session = _session(session_id)
     held = request.form.get("held") == "1"
     try:
-        services.mark_held(session, actor=current_user, held=held)
-        db.session.commit()
+        run_atomically(lambda: services.mark_held(session, actor=current_user, held=held))
     except DomainError as exc:
         return _fail(exc, "panels.session_detail", session_id=session_id)
     flash(_l("The session was marked held.") if held else _l("The session was marked not held; its cases moved to the next session."),
@@ -630,8 +624,7 @@ def admin_new_panel():
     message = None
     if form.validate_on_submit():
         try:
-            panel = panel_admin.create_panel(actor=current_user, **_panel_values(form))
-            db.session.commit()
+            panel = run_atomically(lambda: panel_admin.create_panel(actor=current_user, **_panel_values(form)))
         except DomainError as exc:
             db.session.rollback()
             message = exc.message
@@ -653,8 +646,7 @@ def admin_panel(panel_id: int):
     message = None
     if request.method == "POST" and form.validate_on_submit():
         try:
-            panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data), **_panel_values(form))
-            db.session.commit()
+            run_atomically(lambda: panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data), **_panel_values(form)))
         except DomainError as exc:
             db.session.rollback()
             message = exc.message
@@ -677,9 +669,8 @@ def admin_set_expert(panel_id: int):
         flash(_l("Enter the expert's e-mail address."), "error")
         return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
     try:
-        panel_admin.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
-                            organisation=form.organisation.data or "", languages=form.languages.data or ["fi"])
-        db.session.commit()
+        run_atomically(lambda: panel_admin.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
+                                                   organisation=form.organisation.data or "", languages=form.languages.data or ["fi"]))
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message + "".join(f" {v}" for v in exc.fields.values()), "error")
@@ -693,8 +684,7 @@ def admin_set_expert(panel_id: int):
 def admin_remove_expert(panel_id: int, expert_id: int):
     panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
     try:
-        panel_admin.remove_expert(panel, actor=current_user, expert_id=expert_id)
-        db.session.commit()
+        run_atomically(lambda: panel_admin.remove_expert(panel, actor=current_user, expert_id=expert_id))
     except DomainError as exc:
         return _fail(exc, "panels.admin_panel", panel_id=panel_id)
     flash(_l("The expert was removed from the pool."), "success")
