@@ -13,6 +13,7 @@ from ..consultations.slots import SlotView
 from ..core.db import utcnow
 from ..core.errors import ValidationFailed
 from ..core.timefmt import app_tz, iso_local, to_local
+from ..extensions import db
 from . import api_route, current_api_user, json_body
 
 SLOT_SCHEMA = {
@@ -34,11 +35,12 @@ BOOKING_SCHEMA = {
         "slot_id": {"type": "string"}, "start": {"type": "string"}, "end": {"type": "string"},
         "join_url": {"type": ["string", "null"]}, "series_id": {"type": "integer"}, "unit": {"type": "string"},
         "title": {"type": "string"}, "modality": {"type": "string"}, "location": {"type": "string"},
-        "case_ref": {"type": "string"}, "question": {"type": "string"},
+        "erased": {"type": "boolean"}, "erased_at": {"type": ["string", "null"]},
+        "case_ref": {"type": ["string", "null"]}, "question": {"type": ["string", "null"]},
         "participants": {"type": "array", "items": {"type": "string"}}, "sequence": {"type": "integer"},
-        "cancel_reason": {"type": "string"},
+        "cancel_reason": {"type": ["string", "null"]},
     },
-    "required": ["id", "status", "slot_id", "start", "end", "join_url"],
+    "required": ["id", "status", "slot_id", "start", "end", "join_url", "erased"],
 }
 SERIES_REQUEST = {
     "type": "object",
@@ -68,12 +70,16 @@ def slot_json(sv: SlotView, tz=None) -> dict:
 
 
 def booking_json(b: Booking) -> dict:
+    """After retention erased the booking: "erased": true, its content null (participants [])."""
     s = b.series
+    erased = b.is_erased
     return {
         "id": b.id, "status": b.status, "slot_id": b.slot_key, "start": iso_local(b.start_dt), "end": iso_local(b.end_dt),
         "join_url": b.join_url, "series_id": s.id, "unit": s.unit.code, "title": s.title, "modality": s.modality,
-        "location": s.location, "case_ref": b.case_ref, "question": b.question, "participants": list(b.participants or []),
-        "sequence": b.sequence, "cancel_reason": b.cancel_reason,
+        "location": s.location, "erased": erased, "erased_at": iso_local(b.erased_dt),
+        "case_ref": None if erased else b.case_ref, "question": None if erased else b.question,
+        "participants": [] if erased else list(b.participants or []),
+        "sequence": b.sequence, "cancel_reason": None if erased else b.cancel_reason,
     }
 
 
@@ -195,13 +201,19 @@ def list_bookings():
     else:
         upcoming, past = svc.my_bookings(actor)
         rows = upcoming + past
+    svc.log_booking_reads(actor, rows, via="api")  # one entry per booking returned
+    db.session.commit()
     return jsonify({"bookings": [booking_json(b) for b in rows]})
 
 
 @api_route("/bookings/<int:booking_id>", summary="One booking (the booker's or in a hosted series)",
            response_schema=BOOKING_SCHEMA)
 def get_booking(booking_id: int):
-    return jsonify(booking_json(svc.get_booking(actor=current_api_user(), booking_id=booking_id)))
+    try:
+        booking = svc.read_booking(actor=current_api_user(), booking_id=booking_id, via="api")
+    finally:
+        db.session.commit()  # the read, or the refusal, stays in the access log
+    return jsonify(booking_json(booking))
 
 
 @api_route("/bookings/<int:booking_id>/cancel", ("POST",), summary="Cancel a booking", request_schema={

@@ -47,22 +47,34 @@ def session_json(session: PanelSession, actor=None) -> dict:
 
 
 def case_json(case: PanelCase) -> dict:
-    """The whole case, for someone allowed to read it (the caller logs the read)."""
+    """The whole case, for someone allowed to read it (the caller logs the read). After retention
+    erased it: "erased": true, the content fields null (what the figures need stays)."""
     st = case.statement
-    return {
-        "id": case.id, "panel_id": case.panel_id, "status": case.status, "case_ref": case.case_ref,
-        "child_age": case.child_age, "municipality": case.municipality, "language": case.language,
-        "background": case.background, "questions": case.questions, "services_tried": case.services_tried,
-        "expertise": case.expertise_codes, "client_consent": case.client_consent,
-        "preferred_session_id": case.preferred_session_id, "session_id": case.session_id,
-        "start": iso_local(case.start_dt), "end": iso_local(case.end_dt), "minutes": case.case_minutes,
-        "experts": [u.email for u in case.experts], "submitter": case.submitter.email,
-        "submitted": iso_local(case.submitted_dt), "secretary_message": case.secretary_message,
-        "statement": None if st is None else {
-            "text": st.text, "recommendations": st.recommendations, "responsible_services": st.responsible_services,
-            "follow_up": st.follow_up_date.isoformat() if st.follow_up_date else None,
+    erased = case.is_erased
+    statement = None
+    if st is not None:
+        statement = {
+            "text": None if erased else st.text,
+            "recommendations": None if erased else st.recommendations,
+            "responsible_services": None if erased else st.responsible_services,
+            "follow_up": st.follow_up_date.isoformat() if st.follow_up_date and not erased else None,
             "recorded": iso_local(st.recorded_dt),
-        },
+        }
+
+    def content(value):
+        return None if erased else value
+
+    return {
+        "id": case.id, "panel_id": case.panel_id, "status": case.status, "erased": erased,
+        "erased_at": iso_local(case.erased_dt), "case_ref": content(case.case_ref),
+        "child_age": content(case.child_age), "age_band": case.age_band, "municipality": case.municipality,
+        "language": case.language, "background": content(case.background), "questions": content(case.questions),
+        "services_tried": content(case.services_tried), "expertise": case.expertise_codes,
+        "client_consent": case.client_consent, "preferred_session_id": case.preferred_session_id,
+        "session_id": case.session_id, "start": iso_local(case.start_dt), "end": iso_local(case.end_dt),
+        "minutes": case.case_minutes, "experts": [u.email for u in case.experts], "submitter": case.submitter.email,
+        "submitted": iso_local(case.submitted_dt), "secretary_message": content(case.secretary_message),
+        "statement": statement,
     }
 
 
@@ -139,8 +151,10 @@ def submit_case():
 
 @api_route("/panel-cases/<int:case_id>", ("GET",), summary="A case (submitter, secretaries, assigned experts)")
 def get_case(case_id: int):
-    case = services.read_case(case_id, actor=current_api_user(), via="api")
-    db.session.commit()
+    try:
+        case = services.read_case(case_id, actor=current_api_user(), via="api")
+    finally:
+        db.session.commit()  # the read, or the refusal, stays in the access log
     return jsonify(case_json(case))
 
 
@@ -180,6 +194,8 @@ def session_agenda(session_id: int):
     actor = current_api_user()
     session = services.get_session(session_id)
     if not services.can_see_agenda(session, actor):
+        services.log_case_reads(session.agenda, actor, via="api", action="refused")
+        db.session.commit()
         raise Forbidden(str(_l("You are not invited to this session.")))
     items = []
     for case in session.agenda:
@@ -188,8 +204,9 @@ def session_agenda(session_id: int):
                 "expertise": case.expertise_codes, "status": case.status}
         if services.can_read_case(case, actor):
             item["background"], item["questions"] = case.background, case.questions
-            services.log_case_read(case, actor, via="api")
         items.append(item)
+    # every item shows its case reference: one multi-row INSERT for the agenda
+    services.log_case_reads(session.agenda, actor, via="api")
     db.session.commit()
     return jsonify(session=session_json(session, actor), items=items)
 

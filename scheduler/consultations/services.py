@@ -37,6 +37,7 @@ from ..core.privacy import find_identity_codes, refuse_identity_codes
 from ..core.signals import booking_changed
 from ..core.timefmt import local_to_utc
 from ..extensions import db
+from ..people.access_log import log_access, log_read, log_refused
 from ..people.models import LANGUAGES, UNIT_KINDS, Unit, User
 from .models import MODALITIES, Booking, ConsultationSeries, ConsultationSlot, OccurrenceChange
 from .slots import (
@@ -458,6 +459,23 @@ def get_booking(*, actor: User, booking_id: int) -> Booking:
         # the same answer whether it exists or not: nobody learns of others' bookings
         raise NotFound(str(_l("No such booking.")))
     return booking
+
+
+def read_booking(*, actor: User, booking_id: int, via: str) -> Booking:
+    """get_booking for showing the booking's content: the read, or the refusal, goes into the
+    access log (the caller commits either way)."""
+    try:
+        booking = get_booking(actor=actor, booking_id=booking_id)
+    except NotFound:
+        log_refused(actor, "booking", booking_id, via=via)
+        raise
+    log_read(actor, "booking", booking.id, via=via)
+    return booking
+
+
+def log_booking_reads(actor: User, bookings: list[Booking], *, via: str) -> None:
+    """A list that shows the bookings' case references or questions: one multi-row INSERT."""
+    log_access(actor, "booking", [b.id for b in bookings], via=via)
 
 
 def cancel_booking(*, actor: User, booking_id: int, reason: str = "", now: datetime | None = None) -> Booking:

@@ -197,6 +197,8 @@ def book(slot_id: str):
 @login_required
 def mine():
     upcoming, past = svc.my_bookings(current_user)
+    svc.log_booking_reads(current_user, upcoming + past, via="page")
+    db.session.commit()
     return render_template("consultations/mine.html", upcoming=upcoming, past=past)
 
 
@@ -210,7 +212,12 @@ def _booking_or_404(booking_id: int):
 @bp.route("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
-    booking = _booking_or_404(booking_id)
+    try:
+        booking = svc.read_booking(actor=current_user, booking_id=booking_id, via="page")
+    except NotFound:
+        db.session.commit()  # the refusal stays in the access log
+        abort(404)
+    db.session.commit()
     return render_template("consultations/booking.html", booking=booking, cancel_form=CancelForm(),
                            note=teams_note(booking.series.modality, booking.join_url),
                            is_booker=booking.booker_id == current_user.id, now=utcnow())
@@ -277,6 +284,8 @@ def hosting():
     can_publish = bool(svc.hostable_units(current_user))
     if not series and not can_publish:
         abort(403)
+    svc.log_booking_reads(current_user, bookings, via="page")  # one entry per booking shown
+    db.session.commit()
     return render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
 
 
@@ -402,9 +411,13 @@ def occurrence(series_id: int, key: str):
             series = _hosted_or_404(series_id)
             occ = _occurrence_or_404(series, key)
     bookings = svc.occurrence_bookings(series, occ)
+    show_case = svc.is_host(current_user, series, admin=False)
+    if show_case:
+        svc.log_booking_reads(current_user, bookings, via="page")
+        db.session.commit()
     return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
                            cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
-                           key=key, show_case=svc.is_host(current_user, series, admin=False)), status
+                           key=key, show_case=show_case), status
 
 
 @bp.errorhandler(Forbidden)

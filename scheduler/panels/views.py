@@ -46,8 +46,6 @@ def register_nav(app) -> None:
                          description=_l("The panel sessions you are invited to and their cases."), order=32))
     add_nav(app, NavItem("panels.admin_panels", _l("Expert panels"), roles=("admin",),
                          description=_l("Panels, session rhythm, secretaries and the expert pool."), order=80))
-    add_nav(app, NavItem("panels.read_log", _l("Case read log"), roles=("admin",),
-                         description=_l("Who has read which panel case, and when."), order=81))
 
 
 @bp.context_processor
@@ -70,8 +68,10 @@ def _session_label(s: PanelSession) -> str:
 @bp.route("/")
 @roles_required("social_worker")
 def index():
-    return render_template("panels/index.html", cases=cases.cases_of(current_user),
-                           panels=services.all_panels(active_only=True))
+    mine = cases.cases_of(current_user)
+    services.log_case_reads(mine, current_user, via="page")
+    db.session.commit()
+    return render_template("panels/index.html", cases=mine, panels=services.all_panels(active_only=True))
 
 
 def _case_form(panel, case: PanelCase | None = None) -> CaseForm:
@@ -167,8 +167,10 @@ def _read(case_id: int) -> PanelCase:
     try:
         case = services.read_case(case_id, actor=current_user, via="page")
     except NotFound:
+        db.session.commit()  # the refusal stays in the access log
         abort(404)
     except DomainError:
+        db.session.commit()
         abort(403)
     db.session.commit()
     return case
@@ -203,10 +205,12 @@ def case_detail(case_id: int):
 def secretary():
     panels = services.panels_for_secretary(current_user)
     upcoming = {p.id: services.open_sessions(p)[:6] for p in panels}
-    return render_template("panels/secretary.html", panels=panels, upcoming=upcoming,
-                           submitted=cases.inbox(current_user, statuses=("submitted",)),
-                           waiting=cases.inbox(current_user, statuses=("accepted",)),
-                           returned=cases.inbox(current_user, statuses=("returned",)))
+    lists = {"submitted": cases.inbox(current_user, statuses=("submitted",)),
+             "waiting": cases.inbox(current_user, statuses=("accepted",)),
+             "returned": cases.inbox(current_user, statuses=("returned",))}
+    services.log_case_reads([c for cs in lists.values() for c in cs], current_user, via="page")
+    db.session.commit()
+    return render_template("panels/secretary.html", panels=panels, upcoming=upcoming, **lists)
 
 
 def _secretary_case(case_id: int) -> PanelCase:
@@ -391,6 +395,8 @@ def _session(session_id: int) -> PanelSession:
 def session_detail(session_id: int):
     session = _session(session_id)
     if not services.can_see_agenda(session, current_user):
+        services.log_case_reads(session.agenda, current_user, via="page", action="refused")
+        db.session.commit()
         abort(403 if current_user.has_role("secretary", "expert") else 404)
     is_secretary = session.panel.is_secretary(current_user)
     is_expert = session.panel.expert_for(current_user) is not None
@@ -398,6 +404,9 @@ def session_detail(session_id: int):
     if not (is_secretary or current_user.is_admin or is_expert):
         items = [c for c in items if c.submitter_id == current_user.id]
     readable = {c.id for c in items if services.can_read_case(c, current_user)}
+    # the agenda shows each item's case reference: every case shown is a read
+    services.log_case_reads(items, current_user, via="page")
+    db.session.commit()
     now = datetime.now(UTC)
     move_form = MoveSessionForm()
     local = to_local(session.start_dt)
@@ -496,6 +505,8 @@ def sessions():
 def expert_sessions():
     sessions = services.sessions_for_expert(current_user)
     mine = {s.id: [c for c in s.agenda if any(e.id == current_user.id for e in c.experts)] for s in sessions}
+    services.log_case_reads([c for cs in mine.values() for c in cs], current_user, via="page")
+    db.session.commit()
     return render_template("panels/expert_sessions.html", sessions=sessions, mine=mine)
 
 
@@ -662,9 +673,7 @@ def admin_remove_expert(panel_id: int, expert_id: int):
 @bp.route("/admin/read-log")
 @roles_required("admin")
 def read_log():
-    page = max(request.args.get("page", 1, type=int), 1)
+    """The old address of the case read log: the access log covers panel cases and bookings."""
     case_id = request.args.get("case", type=int)
-    rows = services.case_reads(limit=101, offset=(page - 1) * 100, case_id=case_id)
-    return render_template("panels/read_log.html", rows=rows[:100], page=page, has_more=len(rows) > 100,
-                           case_id=case_id)
-
+    args = {"object_type": "panel_case", "object_id": case_id} if case_id else {}
+    return redirect(url_for("access_log.index", **args), 301)

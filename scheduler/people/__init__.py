@@ -2,6 +2,7 @@
 
 
 def init_app(app) -> None:
+    from .access_log_views import init_app as access_log_init
     from .admin import init_app as admin_init
     from .entra import init_app as entra_init
     from .views import bp, register_nav
@@ -10,3 +11,4 @@ def init_app(app) -> None:
     register_nav(app)
     admin_init(app)
     entra_init(app)
+    access_log_init(app)
