@@ -226,6 +226,9 @@ def init_app(app: Flask) -> None:
     from ..panels import register_jobs as register_panel_jobs
 
     register_panel_jobs()
+    from .retention import init_app as retention_init
+
+    retention_init(app)
     if app.config.get("SCHEDULER_ENABLED") and not app.config.get("TESTING"):
         @app.before_request
         def _start_scheduler_once():

@@ -423,6 +423,8 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
     from ..core.timefmt import parse_date, to_local
 
     _require_secretary(case.panel, actor)
+    if case.is_erased:
+        raise Conflict(str(_l("The case's content has been erased.")))
     if case.status not in ("scheduled", "handled") or case.session is None or not case.session.is_published:
         raise Conflict(str(_l("Advice can be recorded for a case on a published agenda.")))
     errors: dict[str, str] = {}

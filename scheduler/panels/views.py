@@ -198,6 +198,16 @@ def case_detail(case_id: int):
     return render_template("panels/case_detail.html", **ctx)
 
 
+@bp.route("/cases/<int:case_id>/advice")
+@login_required
+def advice_print(case_id: int):
+    """The advice on one page with print styles, to file it in the client record before erasure."""
+    case = _read(case_id)
+    if case.statement is None or case.is_erased:
+        abort(404)
+    return render_template("panels/advice_print.html", case=case)
+
+
 # --- the secretary -----------------------------------------------------------------------------
 
 @bp.route("/secretary")
@@ -352,6 +362,9 @@ def declare_conflict(case_id: int):
 @roles_required("secretary")
 def statement(case_id: int):
     case = _secretary_case(case_id)
+    if case.is_erased:
+        flash(_l("The case's content has been erased."), "error")
+        return redirect(url_for("panels.case_detail", case_id=case.id))
     st = case.statement
     form = StatementForm()
     if request.method == "GET" and st is not None:
