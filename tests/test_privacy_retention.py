@@ -226,6 +226,15 @@ def test_erased_objects_say_so_on_their_pages_and_in_the_api(app, db, world, peo
     html = client.get(f"/panels/cases/{world.handled.id}").get_data(as_text=True)
     assert "poistettu" in html and erased_day in html and CANARY not in html
     assert client.get(f"/panels/cases/{world.handled.id}/advice").status_code == 404
+    assert f"Asia numero {world.handled.id}" in client.get("/panels/").get_data(as_text=True)
+    secretary = app.test_client()
+    sign_in(secretary, people["secretary"])
+    agenda = secretary.get(f"/panels/sessions/{world.handled.session_id}").get_data(as_text=True)
+    assert f"Asia numero {world.handled.id}" in agenda and CANARY not in agenda
+    admin = app.test_client()
+    sign_in(admin, people["admin"])
+    outbox = admin.get("/admin/outbox/?status=sent").get_data(as_text=True)
+    assert "sisältö poistettu" in outbox and "sosiaali@example.fi" not in outbox
     booker = app.test_client()
     sign_in(booker, world.booker)
     html = booker.get(f"/consultations/bookings/{world.held.id}").get_data(as_text=True)
