@@ -223,6 +223,8 @@ def cancel_booking(booking_id: int):
     actor = current_api_user()
     booking = svc.run_atomically(lambda: svc.cancel_booking(actor=actor, booking_id=booking_id,
                                                             reason=str(body.get("reason") or "")))
+    svc.log_booking_reads(actor, [booking], via="api")  # the answer shows the booking's content
+    db.session.commit()
     return jsonify(booking_json(booking))
 
 
@@ -234,4 +236,6 @@ def reschedule_booking(booking_id: int):
     actor = current_api_user()
     booking = svc.run_atomically(lambda: svc.reschedule_booking(actor=actor, booking_id=booking_id,
                                                                 slot_id=str(body.get("slot_id") or "")))
+    svc.log_booking_reads(actor, [booking], via="api")  # the answer shows the booking's content
+    db.session.commit()
     return jsonify(booking_json(booking))
