@@ -197,9 +197,11 @@ def book(slot_id: str):
 @login_required
 def mine():
     upcoming, past = svc.my_bookings(current_user)
+    html = render_template("consultations/mine.html", upcoming=upcoming, past=past)
+    # logged after rendering: a commit before it would reload every row shown
     svc.log_booking_reads(current_user, upcoming + past, via="page")
     db.session.commit()
-    return render_template("consultations/mine.html", upcoming=upcoming, past=past)
+    return html
 
 
 def _booking_or_404(booking_id: int):
@@ -284,9 +286,10 @@ def hosting():
     can_publish = bool(svc.hostable_units(current_user))
     if not series and not can_publish:
         abort(403)
+    html = render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
     svc.log_booking_reads(current_user, bookings, via="page")  # one entry per booking shown
     db.session.commit()
-    return render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
+    return html
 
 
 def _consultant_choices(units: list[Unit]) -> list:
@@ -412,12 +415,13 @@ def occurrence(series_id: int, key: str):
             occ = _occurrence_or_404(series, key)
     bookings = svc.occurrence_bookings(series, occ)
     show_case = svc.is_host(current_user, series, admin=False)
+    html = render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
+                           cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
+                           key=key, show_case=show_case)
     if show_case:
         svc.log_booking_reads(current_user, bookings, via="page")
         db.session.commit()
-    return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
-                           cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
-                           key=key, show_case=show_case), status
+    return html, status
 
 
 @bp.errorhandler(Forbidden)

@@ -69,9 +69,11 @@ def _session_label(s: PanelSession) -> str:
 @roles_required("social_worker")
 def index():
     mine = cases.cases_of(current_user)
+    html = render_template("panels/index.html", cases=mine, panels=services.all_panels(active_only=True))
+    # logged after rendering: a commit before it would reload every row shown
     services.log_case_reads(mine, current_user, via="page")
     db.session.commit()
-    return render_template("panels/index.html", cases=mine, panels=services.all_panels(active_only=True))
+    return html
 
 
 def _case_form(panel, case: PanelCase | None = None) -> CaseForm:
@@ -218,9 +220,10 @@ def secretary():
     lists = {"submitted": cases.inbox(current_user, statuses=("submitted",)),
              "waiting": cases.inbox(current_user, statuses=("accepted",)),
              "returned": cases.inbox(current_user, statuses=("returned",))}
+    html = render_template("panels/secretary.html", panels=panels, upcoming=upcoming, **lists)
     services.log_case_reads([c for cs in lists.values() for c in cs], current_user, via="page")
     db.session.commit()
-    return render_template("panels/secretary.html", panels=panels, upcoming=upcoming, **lists)
+    return html
 
 
 def _secretary_case(case_id: int) -> PanelCase:
@@ -417,9 +420,6 @@ def session_detail(session_id: int):
     if not (is_secretary or current_user.is_admin or is_expert):
         items = [c for c in items if c.submitter_id == current_user.id]
     readable = {c.id for c in items if services.can_read_case(c, current_user)}
-    # the agenda shows each item's case reference: every case shown is a read
-    services.log_case_reads(items, current_user, via="page")
-    db.session.commit()
     now = datetime.now(UTC)
     move_form = MoveSessionForm()
     local = to_local(session.start_dt)
@@ -427,11 +427,16 @@ def session_detail(session_id: int):
     move_form.start_time.data = f"{local.hour}.{local.minute:02d}"
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
-    return render_template(
+    html = render_template(
         "panels/session_detail.html", session=session, items=items, readable=readable, is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
         cancel_form=CancelSessionForm(), graph_enabled=current_app.config.get("GRAPH_ENABLED", False),
     )
+    # the agenda shows each item's case reference: every case shown is a read (logged after
+    # rendering: a commit before it would reload every row shown)
+    services.log_case_reads(items, current_user, via="page")
+    db.session.commit()
+    return html
 
 
 @bp.route("/sessions/<int:session_id>/publish", methods=["POST"])
@@ -518,9 +523,10 @@ def sessions():
 def expert_sessions():
     sessions = services.sessions_for_expert(current_user)
     mine = {s.id: [c for c in s.agenda if any(e.id == current_user.id for e in c.experts)] for s in sessions}
+    html = render_template("panels/expert_sessions.html", sessions=sessions, mine=mine)
     services.log_case_reads([c for cs in mine.values() for c in cs], current_user, via="page")
     db.session.commit()
-    return render_template("panels/expert_sessions.html", sessions=sessions, mine=mine)
+    return html
 
 
 # --- figures -----------------------------------------------------------------------------------
