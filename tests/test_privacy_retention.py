@@ -262,8 +262,8 @@ def test_flask_retention_run_prints_what_it_erased(app, db, world):
 def test_the_daily_job_is_registered(app):
     from scheduler.jobs import job_by_id
 
-    job = job_by_id("retention")
-    assert job is not None and job[2] == {"trigger": "cron", "hour": 2, "minute": 30}
+    job = job_by_id("retention", app)
+    assert job is not None and job.trigger == {"trigger": "cron", "hour": 2, "minute": 30}
 
 
 def test_old_access_log_rows_go_after_their_retention(app, db, people):

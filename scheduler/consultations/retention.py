@@ -1,15 +1,26 @@
 """Retention of consultation bookings: the case content goes CASE_RETENTION_DAYS after the
-booking's end (jobs/retention.py decides when and commits). What the figures and the calendars
-need stays: times, series and unit, status, booker."""
+booking's end (the step runs from jobs/retention.py, which commits). What the figures and the
+calendars need stays: times, series and unit, status, booker."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 
+from ..delivery.retention import forget_invitations
 from ..extensions import db
+from ..jobs.retention import cutoff, setting
 from .models import Booking, OccurrenceChange
+
+LABELS = {"bookings": "bookings erased", "consultation_time_reasons": "consultation time messages erased"}
+
+
+def retention_step(as_of: date, now: datetime) -> dict[str, int]:
+    before = cutoff(as_of, setting("CASE_RETENTION_DAYS", 180))
+    ids = erase_bookings(ended_before=before, now=now)
+    forget_invitations([f"booking:{i}" for i in ids])
+    return {"bookings": len(ids), "consultation_time_reasons": erase_occurrence_reasons(before=before)}
 
 
 def erase_bookings(*, ended_before: datetime, now: datetime) -> list[int]:

@@ -7,14 +7,22 @@ long delivered, and the address must go with the payload."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import and_, delete, or_, select, update
 
 from ..extensions import db
+from ..jobs.retention import cutoff, setting
 from .models import CalendarInvitation, OutboxMessage
+
+LABELS = {"outbox_messages": "outbox messages erased", "eml_files": ".eml files deleted"}
+
+
+def retention_step(as_of: date, now: datetime) -> dict[str, int]:
+    messages, files = erase_outbox(done_before=cutoff(as_of, setting("OUTBOX_RETENTION_DAYS", 30)), now=now)
+    return {"outbox_messages": messages, "eml_files": files}
 
 
 def erase_outbox(*, done_before: datetime, now: datetime) -> tuple[int, int]:

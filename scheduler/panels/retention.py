@@ -2,22 +2,38 @@
 or declined) its content and the advice are erased; the child's age becomes an age band. What the
 figures need stays: dates, panel, status, expertise areas, municipality, the events. The submitter
 is told ERASURE_NOTICE_DAYS before the advice goes (a link only), to file it in the client record
-first (the case page has a print view of the advice). jobs/retention.py decides when and commits."""
+first (the case page has a print view of the advice). The step runs from jobs/retention.py, which
+commits."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
-from ..core.timefmt import format_day
+from ..core.timefmt import format_day, to_local
+from ..delivery.meetings import Invitee, app_link, queue_notice
+from ..delivery.models import OutboxMessage
+from ..delivery.retention import forget_invitations
 from ..extensions import db
+from ..jobs.retention import cutoff, setting
 from .models import PanelCase, PanelCaseEvent, PanelConflict, PanelStatement, age_band
 
 CLOSED_STATUSES = ("handled", "withdrawn", "declined")
 ERASURE_NOTICE_DAYS = 14
+LABELS = {"erasure_notices": "erasure notices queued", "panel_cases": "panel cases erased"}
+
+
+def retention_step(as_of: date, now: datetime) -> dict[str, int]:
+    days = setting("CASE_RETENTION_DAYS", 180)
+    due = [case_id for case_id, _status, _closed in closed_cases(closed_before=cutoff(as_of, days))]
+    notices = queue_erasure_notices(
+        closed_before=cutoff(as_of + timedelta(days=ERASURE_NOTICE_DAYS), days), skip=set(due),
+        erase_on=lambda closed: to_local(closed).date() + timedelta(days=days))
+    erased = erase_cases(due, now=now)
+    forget_invitations([f"panel-case:{i}" for i in due])
+    return {"erasure_notices": notices, "panel_cases": erased}
 
 
 def closed_cases(*, closed_before: datetime) -> list[tuple[int, str, datetime]]:
@@ -68,10 +84,6 @@ def queue_erasure_notices(*, closed_before: datetime, skip: set[int], erase_on) 
     """An e-mail to the submitter of each handled case whose advice will be erased soon: no case
     content, only the date and the link. Deduped per case, so a daily run sends it once.
     erase_on(closed_dt) → the local date its content goes. Returns how many were queued now."""
-    from ..delivery.invitations import app_link
-    from ..delivery.mail import queue_email, render_email
-    from ..delivery.models import OutboxMessage
-
     n = 0
     for case_id, status, closed in closed_cases(closed_before=closed_before):
         key = f"erasure-notice:panel-case:{case_id}"
@@ -79,18 +91,17 @@ def queue_erasure_notices(*, closed_before: datetime, skip: set[int], erase_on) 
                 select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
             continue
         case = db.session.get(PanelCase, case_id)
-        user = case.submitter
-        lang = user.language if user.language in ("fi", "sv", "en") else "fi"
-        with force_locale(lang):
-            when = format_day(erase_on(closed), lang)
-            subject = _("The panel's advice on your case will be erased on %(date)s", date=when) + f" – {case.panel.name}"
+        day = erase_on(closed)
+        url = app_link("panels.case_detail", case_id=case.id)
+
+        def build(lang: str, day=day, url=url, panel=case.panel.name):
+            when = format_day(day, lang)
+            subject = _("The panel's advice on your case will be erased on %(date)s", date=when) + f" – {panel}"
             lines = [_("This service keeps cases only as working copies. The content of your case and the panel's "
                        "advice will be erased from the service on %(date)s.", date=when),
                      _("If you have not yet filed the advice in the client record, open the case and print the advice.")]
-            link_label = _("Open the case")
-        url = app_link("panels.case_detail", case_id=case.id)
-        text, html = render_email("notice", lang, subject=subject, lines=lines, facts=[], url=url,
-                                  link_label=link_label)
-        queue_email(user.email, subject, text, html, language=lang, dedupe_key=key)
+            return subject, lines, [], url, _("Open the case")
+
+        queue_notice(Invitee.of(case.submitter), build, dedupe_key=key)
         n += 1
     return n

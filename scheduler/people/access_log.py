@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.db import UTCDateTime, sql_in, utcnow
 from ..extensions import db
+from ..jobs.retention import cutoff, setting
 
 __all__ = ["AccessLogEntry", "ACCESS_ACTIONS", "ACCESS_OBJECT_TYPES", "ACCESS_VIAS"]
 
@@ -127,3 +128,8 @@ def purge_before(cutoff: datetime) -> int:
     res = db.session.execute(delete(AccessLogEntry).where(AccessLogEntry.at_dt < cutoff)
                              .execution_options(synchronize_session=False))
     return res.rowcount or 0
+
+
+def retention_step(as_of, now) -> dict[str, int]:
+    """Retention (jobs/retention.py): rows older than ACCESS_LOG_RETENTION_DAYS."""
+    return {"access_log_entries": purge_before(cutoff(as_of, setting("ACCESS_LOG_RETENTION_DAYS", 1826)))}
