@@ -7,7 +7,6 @@ from flask import Flask
 
 from .cli import scheduler_cli
 from .registry import Job, job_by_id, jobs_of, register_job
-from .retention import init_app as retention_init
 from .retention import register_retention
 from .runner import start_in_background
 
@@ -19,7 +18,6 @@ def init_app(app: Flask) -> None:
     SCHEDULER_ENABLED (started at the first request, so CLI commands never start one)."""
     app.extensions.setdefault("jobs", {})
     app.cli.add_command(scheduler_cli)
-    retention_init(app)
     if app.config.get("SCHEDULER_ENABLED") and not app.config.get("TESTING"):
         @app.before_request
         def _start_scheduler_once():
