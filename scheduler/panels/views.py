@@ -154,10 +154,12 @@ def edit_case(case_id: int):
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw_case(case_id: int):
-    case = services.get_case(case_id)
+    case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
     try:
         cases.withdraw_case(case, actor=current_user)
         db.session.commit()
+    except NotFound:
+        abort(404)  # the same answer as for a case that does not exist
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case was withdrawn."), "success")
@@ -165,15 +167,12 @@ def withdraw_case(case_id: int):
 
 
 def _read(case_id: int) -> PanelCase:
-    """The case for the current user, logging the read; 403/404 otherwise."""
+    """The case for the current user, logging the read; 404 otherwise (missing or not theirs)."""
     try:
         case = services.read_case(case_id, actor=current_user, via="page")
     except NotFound:
         db.session.commit()  # the refusal stays in the access log
         abort(404)
-    except DomainError:
-        db.session.commit()
-        abort(403)
     db.session.commit()
     return case
 
@@ -196,7 +195,7 @@ def case_detail(case_id: int):
         ctx.update(schedule_form=form, message_form=MessageForm(),
                    minutes_form=MinutesForm(minutes=case.case_minutes),
                    conflicted=cases.conflicted_user_ids(case))
-    ctx["is_expert"] = case.panel.expert_for(current_user) is not None
+    ctx["is_expert"] = services.in_pool(case.panel, current_user)
     return render_template("panels/case_detail.html", **ctx)
 
 
@@ -229,7 +228,7 @@ def secretary():
 def _secretary_case(case_id: int) -> PanelCase:
     case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
     if not case.panel.is_secretary(current_user):
-        abort(403)
+        abort(403 if services.can_read_case(case, current_user) else 404)
     return case
 
 
@@ -350,7 +349,7 @@ def move_case(case_id: int, direction: str):
 @roles_required("expert")
 def declare_conflict(case_id: int):
     case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
-    if not (any(e.id == current_user.id for e in case.experts) or case.panel.expert_for(current_user)):
+    if not services.in_pool(case.panel, current_user):
         abort(404)
     try:
         cases.declare_conflict(case, actor=current_user)
@@ -413,13 +412,12 @@ def session_detail(session_id: int):
     if not services.can_see_agenda(session, current_user):
         services.log_case_reads(session.agenda, current_user, via="page", action="refused")
         db.session.commit()
-        abort(403 if current_user.has_role("secretary", "expert") else 404)
+        abort(404)
     is_secretary = session.panel.is_secretary(current_user)
-    is_expert = session.panel.expert_for(current_user) is not None
-    items = session.agenda
-    if not (is_secretary or current_user.is_admin or is_expert):
-        items = [c for c in items if c.submitter_id == current_user.id]
-    readable = {c.id for c in items if services.can_read_case(c, current_user)}
+    lines = services.agenda_for(session, current_user)
+    items = [line.case for line in lines]
+    readable = {line.case.id for line in lines if line.readable}
+    hidden_refs = {line.case.id for line in lines if not line.show_ref}
     now = datetime.now(UTC)
     move_form = MoveSessionForm()
     local = to_local(session.start_dt)
@@ -428,13 +426,15 @@ def session_detail(session_id: int):
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
     html = render_template(
-        "panels/session_detail.html", session=session, items=items, readable=readable, is_secretary=is_secretary,
+        "panels/session_detail.html", session=session, items=items, readable=readable, hidden_refs=hidden_refs,
+        is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
         cancel_form=CancelSessionForm(), graph_enabled=current_app.config.get("GRAPH_ENABLED", False),
     )
-    # the agenda shows each item's case reference: every case shown is a read (logged after
-    # rendering: a commit before it would reload every row shown)
-    services.log_case_reads(items, current_user, via="page")
+    # every item that shows its case reference or content is a read (logged after rendering: a
+    # commit before it would reload every row shown)
+    services.log_case_reads([c for c in items if c.id not in hidden_refs or c.id in readable], current_user,
+                            via="page")
     db.session.commit()
     return html
 
