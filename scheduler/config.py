@@ -97,6 +97,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         ("LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
         ("LOGIN_LOCK_MINUTES", 15),
         ("REMINDER_HOURS", 24),
+        ("ATTENDANCE_WARNING_DAYS", 3),
         ("TRUSTED_PROXY_COUNT", 0),
         # retention (jobs/retention.py): case content CASE_RETENTION_DAYS after a booking's end or a
         # panel case's closing; outbox bodies and .eml files OUTBOX_RETENTION_DAYS after delivery or
@@ -178,6 +179,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "CASE_RETENTION_DAYS": ints["CASE_RETENTION_DAYS"],
         "OUTBOX_RETENTION_DAYS": ints["OUTBOX_RETENTION_DAYS"],
         "ACCESS_LOG_RETENTION_DAYS": ints["ACCESS_LOG_RETENTION_DAYS"],
+        "ATTENDANCE_WARNING_DAYS": ints["ATTENDANCE_WARNING_DAYS"],
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "BABEL_DEFAULT_LOCALE": "fi",
         "BABEL_DEFAULT_TIMEZONE": tz_name,

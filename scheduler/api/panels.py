@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from ..core.errors import NotFound, ValidationFailed
 from ..core.timefmt import iso_local, local_to_utc, parse_date
 from ..extensions import db
-from ..panels import cases, panel_admin, services
+from ..panels import attendance, cases, panel_admin, services
 from ..panels.models import Panel, PanelCase, PanelSession
 from . import api_route, current_api_user, json_body
 
@@ -217,8 +217,34 @@ def session_agenda(session_id: int):
         items.append(item)
     # every item that shows its case reference or content is a read: one multi-row INSERT
     services.log_case_reads(shown, actor, via="api")
+    body = {"session": session_json(session, actor), "items": items}
+    if session.panel.is_secretary(actor):
+        body["attendance"] = [{"email": a.user.email, "name": a.user.name, "status": a.status}
+                              for a in attendance.answers(session)]
     db.session.commit()
-    return jsonify(session=session_json(session, actor), items=items)
+    return jsonify(body)
+
+
+@api_route("/panel-sessions/<int:session_id>/attendance", ("POST",),
+           summary="An invited expert answers whether they will attend the session",
+           request_schema={"type": "object", "required": ["attending"],
+                           "properties": {"attending": {"type": "boolean"},
+                                          "note": {"type": "string", "maxLength": attendance.NOTE_MAX}}},
+           response_schema={"type": "object", "properties": {
+               "session_id": {"type": "integer"}, "status": {"type": "string", "enum": ["confirmed", "declined"]},
+               "note": {"type": "string"}}})
+def session_attendance(session_id: int):
+    data = json_body()
+    actor = current_api_user()
+    session = services.get_session(session_id)
+    if not isinstance(data.get("attending"), bool):
+        raise ValidationFailed(str(_l("Answer true or false.")), fields={"attending": str(_l("Answer true or false."))})
+    note = data.get("note", "")
+    if not isinstance(note, str):
+        raise ValidationFailed(str(_l("Write the note as text.")), fields={"note": str(_l("Write the note as text."))})
+    row = attendance.answer_attendance(session, actor=actor, attending=data["attending"], note=note)
+    db.session.commit()
+    return jsonify(session_id=session.id, status=row.status, note=row.note)
 
 
 @api_route("/panel-cases/<int:case_id>/statement", ("POST",), summary="Record the panel's advice (secretary)",

@@ -14,9 +14,10 @@ from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
 from ..core.timefmt import format_range, parse_date, parse_time, to_local
 from ..extensions import db
-from . import cases, panel_admin, recurrence, services
+from . import attendance, cases, panel_admin, recurrence, services
 from . import figures as figures_mod
 from .forms import (
+    AttendanceForm,
     CancelSessionForm,
     CaseForm,
     ExpertForm,
@@ -184,6 +185,11 @@ def case_detail(case_id: int):
     ctx = {"case": case, "is_secretary": case.panel.is_secretary(current_user)}
     if ctx["is_secretary"]:
         ctx["suggestions"] = cases.suggest_experts(case)
+        declined = attendance.declined_expert_ids(case.session) if case.session is not None else set()
+        ctx["declined"] = [u for u in case.experts if u.id in declined]
+        ctx["declined_ids"] = declined
+        pool = {code for r in ctx["suggestions"] for code in r["expert"].expertise_codes}
+        ctx["uncovered"] = [a for a in case.areas if a.code not in pool]
         form = ScheduleForm()
         form.session_id.choices = choice_list((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
         form.experts.choices = choice_list((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
@@ -425,11 +431,15 @@ def session_detail(session_id: int):
     move_form.start_time.data = f"{local.hour}.{local.minute:02d}"
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
+    invited = attendance.is_invited(session, current_user)
     html = render_template(
         "panels/session_detail.html", session=session, items=items, readable=readable, hidden_refs=hidden_refs,
         is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
         cancel_form=CancelSessionForm(), graph_enabled=current_app.config.get("GRAPH_ENABLED", False),
+        answers=attendance.answers(session) if is_secretary and session.is_published else [],
+        invited=invited, my_answer=attendance.answer_of(session, current_user) if invited else None,
+        attendance_form=AttendanceForm(),
     )
     # every item that shows its case reference or content is a read (logged after rendering: a
     # commit before it would reload every row shown)
@@ -437,6 +447,30 @@ def session_detail(session_id: int):
                             via="page")
     db.session.commit()
     return html
+
+
+@bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
+@login_required
+def answer_attendance(session_id: int):
+    """An invited expert: "I will attend" / "I cannot attend", with an optional note."""
+    session = _session(session_id)
+    if not attendance.is_invited(session, current_user):
+        abort(404 if not services.can_see_agenda(session, current_user) else 403)
+    form = AttendanceForm()
+    if not form.validate_on_submit():
+        flash(_l("Use at most %(n)d characters.", n=attendance.NOTE_MAX), "error")
+        return redirect(url_for("panels.session_detail", session_id=session_id))
+    attending = request.form.get("attending") == "yes"
+    try:
+        attendance.answer_attendance(session, actor=current_user, attending=attending, note=form.note.data or "")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.fields.get("note") or exc.message, "error")
+        return redirect(url_for("panels.session_detail", session_id=session_id))
+    flash(_l("Thank you: the secretary sees that you will attend.") if attending
+          else _l("Thank you: the secretary was told that you cannot attend."), "success")
+    return redirect(url_for("panels.session_detail", session_id=session_id))
 
 
 @bp.route("/sessions/<int:session_id>/publish", methods=["POST"])
