@@ -7,7 +7,7 @@
 - panel_cases.child_age becomes nullable; child_age_band keeps the age band after erasure.
 
 Revision ID: 0009
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-02 01:00:00
 
 """
@@ -18,7 +18,7 @@ import scheduler.core.db
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0012'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
