@@ -111,11 +111,13 @@ def _register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .core.views import bp as core_bp
     from .jobs import init_app as jobs_init
+    from .jobs.retention import init_app as retention_init
 
     app.register_blueprint(core_bp)
     jobs_init(app)  # the job list the packages fill
     for name in DOMAINS:
         import_module(f".{name}", __name__).init_app(app)
+    retention_init(app)  # the daily job and `flask retention`, over the steps the packages registered
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies
 

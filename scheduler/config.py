@@ -118,6 +118,12 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         ("REMINDER_HOURS", 24),
         ("ATTENDANCE_WARNING_DAYS", 3),
         ("TRUSTED_PROXY_COUNT", 0),
+        # retention (jobs/retention.py): case content CASE_RETENTION_DAYS after a booking's end or a
+        # panel case's closing; outbox bodies and .eml files OUTBOX_RETENTION_DAYS after delivery or
+        # final failure; access log rows ACCESS_LOG_RETENTION_DAYS (5 years: see README, Privacy)
+        ("CASE_RETENTION_DAYS", 180),
+        ("OUTBOX_RETENTION_DAYS", 30),
+        ("ACCESS_LOG_RETENTION_DAYS", 1826),
         ("JOBS_STALE_MINUTES", 5),
         ("ALERT_JOBS_STALLED_MINUTES", 15),
     ]:
@@ -204,6 +210,9 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_ADDRESS": ints["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         "LOGIN_LOCK_MINUTES": ints["LOGIN_LOCK_MINUTES"],
         "REMINDER_HOURS": ints["REMINDER_HOURS"],
+        "CASE_RETENTION_DAYS": ints["CASE_RETENTION_DAYS"],
+        "OUTBOX_RETENTION_DAYS": ints["OUTBOX_RETENTION_DAYS"],
+        "ACCESS_LOG_RETENTION_DAYS": ints["ACCESS_LOG_RETENTION_DAYS"],
         "ATTENDANCE_WARNING_DAYS": ints["ATTENDANCE_WARNING_DAYS"],
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "BABEL_DEFAULT_LOCALE": "fi",

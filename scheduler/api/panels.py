@@ -149,9 +149,9 @@ class SessionList(ResponseModel):
 
 
 class StatementOut(ResponseModel):
-    text: str
-    recommendations: list[str]
-    responsible_services: list[str]
+    text: str | None  # null once erased
+    recommendations: list[str] | None
+    responsible_services: list[str] | None
     follow_up: date | None
     recorded: datetime
 
@@ -160,13 +160,16 @@ class CaseOut(ResponseModel):
     id: int
     panel_id: int
     status: str
-    case_ref: str
-    child_age: int
+    erased: bool = Field(description="True once retention erased the case content (then null here).")
+    erased_at: datetime | None
+    case_ref: str | None
+    child_age: int | None
+    age_band: str | None
     municipality: str
     language: str
-    background: str
-    questions: str
-    services_tried: str
+    background: str | None
+    questions: str | None
+    services_tried: str | None
     expertise: list[str]
     client_consent: bool
     preferred_session_id: int | None
@@ -177,7 +180,7 @@ class CaseOut(ResponseModel):
     experts: list[str]
     submitter: str
     submitted: datetime
-    secretary_message: str
+    secretary_message: str | None
     statement: StatementOut | None
 
 
@@ -241,22 +244,34 @@ def session_json(session: PanelSession, actor=None) -> dict:
 
 
 def case_json(case: PanelCase) -> dict:
-    """The whole case, for someone allowed to read it (the caller logs the read)."""
+    """The whole case, for someone allowed to read it (the caller logs the read). After retention
+    erased it: "erased": true, the content fields null (what the figures need stays)."""
     st = case.statement
-    return {
-        "id": case.id, "panel_id": case.panel_id, "status": case.status, "case_ref": case.case_ref,
-        "child_age": case.child_age, "municipality": case.municipality, "language": case.language,
-        "background": case.background, "questions": case.questions, "services_tried": case.services_tried,
-        "expertise": case.expertise_codes, "client_consent": case.client_consent,
-        "preferred_session_id": case.preferred_session_id, "session_id": case.session_id,
-        "start": iso_local(case.start_dt), "end": iso_local(case.end_dt), "minutes": case.case_minutes,
-        "experts": [u.email for u in case.experts], "submitter": case.submitter.email,
-        "submitted": iso_local(case.submitted_dt), "secretary_message": case.secretary_message,
-        "statement": None if st is None else {
-            "text": st.text, "recommendations": st.recommendations, "responsible_services": st.responsible_services,
-            "follow_up": st.follow_up_date.isoformat() if st.follow_up_date else None,
+    erased = case.is_erased
+    statement = None
+    if st is not None:
+        statement = {
+            "text": None if erased else st.text,
+            "recommendations": None if erased else st.recommendations,
+            "responsible_services": None if erased else st.responsible_services,
+            "follow_up": st.follow_up_date.isoformat() if st.follow_up_date and not erased else None,
             "recorded": iso_local(st.recorded_dt),
-        },
+        }
+
+    def content(value):
+        return None if erased else value
+
+    return {
+        "id": case.id, "panel_id": case.panel_id, "status": case.status, "erased": erased,
+        "erased_at": iso_local(case.erased_dt), "case_ref": content(case.case_ref),
+        "child_age": content(case.child_age), "age_band": case.age_band, "municipality": case.municipality,
+        "language": case.language, "background": content(case.background), "questions": content(case.questions),
+        "services_tried": content(case.services_tried), "expertise": case.expertise_codes,
+        "client_consent": case.client_consent, "preferred_session_id": case.preferred_session_id,
+        "session_id": case.session_id, "start": iso_local(case.start_dt), "end": iso_local(case.end_dt),
+        "minutes": case.case_minutes, "experts": [u.email for u in case.experts], "submitter": case.submitter.email,
+        "submitted": iso_local(case.submitted_dt), "secretary_message": content(case.secretary_message),
+        "statement": statement,
     }
 
 
@@ -314,7 +329,10 @@ def submit_case(body: CaseIn):
 @api_route("/panel-cases/<int:case_id>", ("GET",), summary="A case (submitter, secretaries, assigned experts)",
            response=CaseOut)
 def get_case(case_id: int):
-    case = run_atomically(lambda: services.read_case(case_id, actor=current_api_user(), via="api"))
+    try:
+        case = services.read_case(case_id, actor=current_api_user(), via="api")
+    finally:
+        db.session.commit()  # the read, or the refusal, stays in the access log
     return jsonify(case_json(case))
 
 
@@ -347,18 +365,23 @@ def session_agenda(session_id: int):
     actor = current_api_user()
     session = services.get_session(session_id)
     if not services.can_see_agenda(session, actor):
+        services.log_case_reads(session.agenda, actor, via="api", action="refused")
+        db.session.commit()
         raise NotFound(str(_l("No such panel session.")))  # the same answer as a missing one
-    items = []
+    items, shown = [], []
     for line in services.agenda_for(session, actor):  # exactly what the agenda page shows this person
         case = line.case
-        item = {"case_id": case.id, "case_ref": case.case_ref if line.show_ref else None,
+        if line.show_ref or line.readable:
+            shown.append(case)
+        item = {"case_id": case.id, "case_ref": case.case_ref if line.show_ref and not case.is_erased else None,
                 "start": iso_local(case.start_dt), "end": iso_local(case.end_dt),
                 "experts": [u.email for u in case.experts],
                 "expertise": case.expertise_codes, "status": case.status}
         if line.readable:
-            item["background"], item["questions"] = case.background, case.questions
-            services.log_case_read(case, actor, via="api")
+            item["background"], item["questions"] = (None, None) if case.is_erased else (case.background, case.questions)
         items.append(item)
+    # every item that shows its case reference or content is a read: one multi-row INSERT
+    services.log_case_reads(shown, actor, via="api")
     body = {"session": session_json(session, actor), "items": items}
     if session.panel.is_secretary(actor):
         body["attendance"] = [{"email": a.user.email, "name": a.user.name, "status": a.status}

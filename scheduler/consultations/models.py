@@ -216,6 +216,9 @@ class Booking(db.Model):
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # retention (consultations/retention.py): the case content was erased then; times, unit and
+    # status stay for the figures
+    erased_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     slot: Mapped[ConsultationSlot] = relationship()
     series: Mapped[ConsultationSeries] = relationship(lazy="joined")
@@ -242,6 +245,10 @@ class Booking(db.Model):
     @property
     def status_label(self) -> str:
         return self.status.label
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_dt is not None
 
     def __repr__(self) -> str:
         return f"<Booking {self.id} {self.status} {self.start_dt}>"

@@ -42,6 +42,7 @@ from ..core.signals import booking_changed
 from ..core.timefmt import local_to_utc, to_local
 from ..core.transactions import lock_for_share, lock_for_update, reread, run_atomically, transition
 from ..extensions import db
+from ..people.access_log import log_access, log_read, log_refused
 from ..people.models import LANGUAGES, UNIT_KINDS, Unit, User
 from .models import (
     BOOKING_TRANSITIONS,
@@ -465,6 +466,23 @@ def _already_cancelled(booking: Booking, actor: User) -> Booking:
 def _moved_meanwhile() -> Conflict:
     return Conflict(str(_l("The booking was moved to another time at the same moment. Check the new time "
                            "and try again if needed.")))
+
+
+def read_booking(*, actor: User, booking_id: int, via: str) -> Booking:
+    """get_booking for showing the booking's content: the read, or the refusal, goes into the
+    access log (the caller commits either way)."""
+    try:
+        booking = get_booking(actor=actor, booking_id=booking_id)
+    except NotFound:
+        log_refused(actor, "booking", booking_id, via=via)
+        raise
+    log_read(actor, "booking", booking.id, via=via)
+    return booking
+
+
+def log_booking_reads(actor: User, bookings: list[Booking], *, via: str) -> None:
+    """A list that shows the bookings' case references or questions: one multi-row INSERT."""
+    log_access(actor, "booking", [b.id for b in bookings], via=via)
 
 
 def cancel_booking(*, actor: User, booking_id: int, reason: str = "", now: datetime | None = None) -> Booking:

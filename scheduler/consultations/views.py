@@ -284,7 +284,11 @@ def book(slot_id: str):
 @login_required
 def mine():
     upcoming, past = svc.my_bookings(current_user)
-    return render_template("consultations/mine.html", upcoming=upcoming, past=past, now=utcnow())
+    html = render_template("consultations/mine.html", upcoming=upcoming, past=past, now=utcnow())
+    # logged after rendering: a commit before it would reload every row shown
+    svc.log_booking_reads(current_user, upcoming + past, via="page")
+    db.session.commit()
+    return html
 
 
 def _booking_or_404(booking_id: int):
@@ -297,7 +301,12 @@ def _booking_or_404(booking_id: int):
 @bp.route("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
-    booking = _booking_or_404(booking_id)
+    try:
+        booking = svc.read_booking(actor=current_user, booking_id=booking_id, via="page")
+    except NotFound:
+        db.session.commit()  # the refusal stays in the access log
+        abort(404)
+    db.session.commit()
     return render_template("consultations/booking.html", booking=booking, cancel_form=CancelForm(),
                            note=teams_note(booking.series.modality, booking.join_url),
                            is_booker=booking.booker_id == current_user.id, now=utcnow())
@@ -393,7 +402,10 @@ def hosting():
     can_publish = bool(svc.hostable_units(current_user))
     if not series and not can_publish:
         abort(403)
-    return render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
+    html = render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
+    svc.log_booking_reads(current_user, bookings, via="page")  # one entry per booking shown
+    db.session.commit()
+    return html
 
 
 def _consultant_choices(units: list[Unit]) -> list:
@@ -523,9 +535,14 @@ def occurrence(series_id: int, key: str):
             series = _hosted_or_404(series_id)
             occ = _occurrence_or_404(series, key)
     bookings = svc.occurrence_bookings(series, occ)
-    return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
+    show_case = svc.is_host(current_user, series, admin=False)
+    html = render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
                            cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
-                           key=key, show_case=svc.is_host(current_user, series, admin=False)), status
+                           key=key, show_case=show_case)
+    if show_case:
+        svc.log_booking_reads(current_user, bookings, via="page")
+        db.session.commit()
+    return html, status
 
 
 @bp.errorhandler(Forbidden)

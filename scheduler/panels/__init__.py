@@ -7,8 +7,8 @@ import os
 from flask import Flask
 
 from ..core.signals import teams_meeting_ready
-from ..jobs import register_job
-from . import notifications
+from ..jobs import register_job, register_retention
+from . import notifications, retention
 from .cli import panels_cli
 from .services import on_teams_meeting_ready, top_up_sessions
 from .views import bp, register_nav
@@ -27,3 +27,4 @@ def init_app(app: Flask) -> None:
     # keep every active panel's sessions materialised to the horizon (idempotent, daily at 03.15;
     # `flask panels top-up` does the same by hand)
     register_job(app, "panel-sessions-top-up", top_up_sessions, {"trigger": "cron", "hour": 3, "minute": 15})
+    register_retention(app, "panels", retention.retention_step, retention.LABELS)

@@ -465,6 +465,8 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
 
     require_case_secretary(case, actor)
     case = locked_case(case)
+    if case.is_erased:
+        raise Conflict(str(_l("The case's content has been erased.")))
     if case.status not in (CaseStatus.SCHEDULED, CaseStatus.HANDLED) or case.session is None \
             or not case.session.is_published:
         raise _lost(case, _l("Advice can be recorded for a case on a published agenda."))

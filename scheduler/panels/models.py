@@ -3,7 +3,8 @@
 A `Panel` meets on a recurrence (an RRULE in local time); its sessions are materialised as
 `PanelSession` rows for a rolling horizon. Social workers submit `PanelCase`s; the secretary
 puts them on a session's agenda (position → start/end), picks experts, publishes the agenda and
-records the panel's `PanelStatement`. Every read of a case's contents is a `PanelCaseRead`.
+records the panel's `PanelStatement`. Every read of a case's contents goes to the access log
+(people/access_log.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..people.models import ExpertiseArea, User
 
 __all__ = [
     "Panel", "PanelSecretary", "PanelExpert", "PanelExpertArea", "PanelSession", "PanelCase",
-    "PanelCaseArea", "PanelCaseExpert", "PanelConflict", "PanelStatement", "PanelCaseEvent", "PanelCaseRead",
+    "PanelCaseArea", "PanelCaseExpert", "PanelConflict", "PanelStatement", "PanelCaseEvent",
     "SESSION_STATUSES", "CASE_STATUSES", "SessionStatus", "CaseStatus", "SESSION_TRANSITIONS", "CASE_TRANSITIONS",
     "OPEN_SESSION_STATUSES", "ON_AGENDA",
 ]
@@ -128,6 +129,16 @@ EVENT_LABELS = {
     "statement": _l("Advice recorded"),
     "statement_updated": _l("Advice corrected"),
 }
+
+
+AGE_BANDS = ((0, 2, "0-2"), (3, 6, "3-6"), (7, 12, "7-12"), (13, 17, "13-17"), (18, 25, "18-25"))
+
+
+def age_band(age: int | None) -> str | None:
+    """The band an erased case keeps instead of the child's age."""
+    if age is None:
+        return None
+    return next((label for low, high, label in AGE_BANDS if low <= age <= high), None)
 
 
 def new_ical_uid() -> str:
@@ -313,7 +324,9 @@ class PanelCase(db.Model):
     session_id: Mapped[int | None] = mapped_column(ForeignKey("panel_sessions.id", ondelete="SET NULL"), index=True)
     preferred_session_id: Mapped[int | None] = mapped_column(ForeignKey("panel_sessions.id", ondelete="SET NULL"))
     case_ref: Mapped[str] = mapped_column(String(60))
-    child_age: Mapped[int] = mapped_column(Integer)
+    # NULL once erased: the age band (age_band()) stays for the figures
+    child_age: Mapped[int | None] = mapped_column(Integer)
+    child_age_band: Mapped[str | None] = mapped_column(String(10))
     municipality: Mapped[str] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(2), default="fi")
     background: Mapped[str] = mapped_column(Text, default="")
@@ -333,6 +346,8 @@ class PanelCase(db.Model):
     handled_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # retention (panels/retention.py): the case content and the advice were erased then
+    erased_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     panel: Mapped[Panel] = relationship(lazy="joined")
     submitter: Mapped[User] = relationship(foreign_keys=[submitter_id], lazy="joined")
@@ -355,7 +370,15 @@ class PanelCase(db.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED)
+        return self.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED) and self.erased_dt is None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_dt is not None
+
+    @property
+    def age_band(self) -> str | None:
+        return self.child_age_band if self.child_age is None else age_band(self.child_age)
 
     @property
     def status_label(self) -> str:
@@ -414,21 +437,3 @@ class PanelCaseEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<PanelCaseEvent case={self.case_id} {self.action}>"
-
-
-class PanelCaseRead(db.Model):
-    """The privacy log: every read of a case's contents (who, when, which case, through what)."""
-
-    __tablename__ = "panel_case_reads"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("panel_cases.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    read_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    via: Mapped[str] = mapped_column(String(20), default="page")
-
-    case: Mapped[PanelCase] = relationship()
-    user: Mapped[User] = relationship()
-
-    def __repr__(self) -> str:
-        return f"<PanelCaseRead case={self.case_id} user={self.user_id}>"

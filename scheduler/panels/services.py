@@ -36,6 +36,7 @@ from ..core.signals import panel_case_changed, panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..core.transactions import changed_meanwhile_message, lock_for_update, transition
 from ..extensions import db
+from ..people.access_log import log_access, log_read, log_refused
 from ..people.models import ExpertiseArea, User
 from . import recurrence
 from .models import (
@@ -48,7 +49,6 @@ from .models import (
     PanelCase,
     PanelCaseEvent,
     PanelCaseExpert,
-    PanelCaseRead,
     PanelExpert,
     PanelSession,
     SessionStatus,
@@ -181,17 +181,29 @@ def not_found_unless_readable(case: PanelCase, user: User, message) -> DomainErr
 
 def read_case(case_id: int, *, actor: User, via: str = "page", now: datetime | None = None) -> PanelCase:
     """The case, for someone allowed to read its contents; the read is logged. Anyone else gets
-    the same NotFound as for a case that does not exist (no existence oracle)."""
-    case = get_case(case_id)
+    the same NotFound as for a case that does not exist (no existence oracle); the refusal is
+    logged too (the caller commits either way)."""
+    try:
+        case = get_case(case_id)
+    except NotFound:
+        log_refused(actor, "panel_case", case_id, via=via, now=_now(now))
+        raise
     if not can_read_case(case, actor):
+        log_refused(actor, "panel_case", case.id, via=via, now=_now(now))
         raise NotFound(str(_l("No such case.")))
     log_case_read(case, actor, via=via, now=now)
     return case
 
 
 def log_case_read(case: PanelCase, user: User, *, via: str, now: datetime | None = None) -> None:
-    db.session.add(PanelCaseRead(case_id=case.id, user_id=user.id, via=via, read_dt=_now(now)))
-    db.session.flush()
+    """Into the access log (people/access_log.py): one INSERT."""
+    log_read(user, "panel_case", case.id, via=via, now=_now(now))
+
+
+def log_case_reads(cases: list[PanelCase], user: User, *, via: str, action: str = "read",
+                   now: datetime | None = None) -> None:
+    """A list that shows case content (an agenda), or was refused: one multi-row INSERT."""
+    log_access(user, "panel_case", [c.id for c in cases], via=via, action=action, now=_now(now))
 
 
 def _event(case: PanelCase, action: str, actor: User | None, now: datetime | None = None) -> None:
@@ -513,13 +525,6 @@ def sessions_for_expert(user: User, *, include_past: bool = True, now: datetime 
     if not include_past:
         q = q.where(PanelSession.end_dt > _now(now))
     return list(db.session.execute(q).unique().scalars())
-
-
-def case_reads(*, limit: int = 200, offset: int = 0, case_id: int | None = None) -> list[PanelCaseRead]:
-    q = select(PanelCaseRead).order_by(PanelCaseRead.read_dt.desc(), PanelCaseRead.id.desc())
-    if case_id:
-        q = q.where(PanelCaseRead.case_id == case_id)
-    return list(db.session.execute(q.limit(limit).offset(offset)).unique().scalars())
 
 
 def on_teams_meeting_ready(meeting_key: str, join_url: str | None = None, **_kw) -> None:

@@ -49,8 +49,6 @@ def register_nav(app) -> None:
                          description=_l("The panel sessions you are invited to and their cases."), order=32))
     add_nav(app, NavItem("panels.admin_panels", _l("Expert panels"), roles=("admin",),
                          description=_l("Panels, session rhythm, secretaries and the expert pool."), order=80))
-    add_nav(app, NavItem("panels.read_log", _l("Case read log"), roles=("admin",),
-                         description=_l("Who has read which panel case, and when."), order=81))
 
 
 @bp.context_processor
@@ -73,8 +71,12 @@ def _session_label(s: PanelSession) -> str:
 @bp.route("/")
 @roles_required("social_worker")
 def index():
-    return render_template("panels/index.html", cases=cases.cases_of(current_user),
-                           panels=services.all_panels(active_only=True))
+    mine = cases.cases_of(current_user)
+    html = render_template("panels/index.html", cases=mine, panels=services.all_panels(active_only=True))
+    # logged after rendering: a commit before it would reload every row shown
+    services.log_case_reads(mine, current_user, via="page")
+    db.session.commit()
+    return html
 
 
 def _case_form(panel, case: PanelCase | None = None) -> CaseForm:
@@ -175,6 +177,7 @@ def _read(case_id: int) -> PanelCase:
     try:
         case = services.read_case(case_id, actor=current_user, via="page")
     except NotFound:
+        db.session.commit()  # the refusal stays in the access log
         abort(404)
     db.session.commit()
     return case
@@ -207,6 +210,16 @@ def case_detail(case_id: int):
     return render_template("panels/case_detail.html", **ctx)
 
 
+@bp.route("/cases/<int:case_id>/advice")
+@login_required
+def advice_print(case_id: int):
+    """The advice on one page with print styles, to file it in the client record before erasure."""
+    case = _read(case_id)
+    if case.statement is None or case.is_erased:
+        abort(404)
+    return render_template("panels/advice_print.html", case=case)
+
+
 # --- the secretary -----------------------------------------------------------------------------
 
 @bp.route("/secretary")
@@ -214,10 +227,13 @@ def case_detail(case_id: int):
 def secretary():
     panels = services.panels_for_secretary(current_user)
     upcoming = {p.id: services.open_sessions(p)[:6] for p in panels}
-    return render_template("panels/secretary.html", panels=panels, upcoming=upcoming,
-                           submitted=cases.inbox(current_user, statuses=("submitted",)),
-                           waiting=cases.inbox(current_user, statuses=("accepted",)),
-                           returned=cases.inbox(current_user, statuses=("returned",)))
+    lists = {"submitted": cases.inbox(current_user, statuses=("submitted",)),
+             "waiting": cases.inbox(current_user, statuses=("accepted",)),
+             "returned": cases.inbox(current_user, statuses=("returned",))}
+    html = render_template("panels/secretary.html", panels=panels, upcoming=upcoming, **lists)
+    services.log_case_reads([c for cs in lists.values() for c in cs], current_user, via="page")
+    db.session.commit()
+    return html
 
 
 def _secretary_case(case_id: int) -> PanelCase:
@@ -351,6 +367,9 @@ def declare_conflict(case_id: int):
 @roles_required("secretary")
 def statement(case_id: int):
     case = _secretary_case(case_id)
+    if case.is_erased:
+        flash(_l("The case's content has been erased."), "error")
+        return redirect(url_for("panels.case_detail", case_id=case.id))
     st = case.statement
     form = StatementForm()
     if request.method == "GET" and st is not None:
@@ -399,6 +418,8 @@ def _session(session_id: int) -> PanelSession:
 def session_detail(session_id: int):
     session = _session(session_id)
     if not services.can_see_agenda(session, current_user):
+        services.log_case_reads(session.agenda, current_user, via="page", action="refused")
+        db.session.commit()
         abort(404)
     is_secretary = session.panel.is_secretary(current_user)
     lines = services.agenda_for(session, current_user)
@@ -413,7 +434,7 @@ def session_detail(session_id: int):
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
     invited = attendance.is_invited(session, current_user)
-    return render_template(
+    html = render_template(
         "panels/session_detail.html", session=session, items=items, readable=readable, hidden_refs=hidden_refs,
         is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
@@ -422,6 +443,12 @@ def session_detail(session_id: int):
         invited=invited, my_answer=attendance.answer_of(session, current_user) if invited else None,
         attendance_form=AttendanceForm(),
     )
+    # every item that shows its case reference or content is a read (logged after rendering: a
+    # commit before it would reload every row shown)
+    services.log_case_reads([c for c in items if c.id not in hidden_refs or c.id in readable], current_user,
+                            via="page")
+    db.session.commit()
+    return html
 
 
 @bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
@@ -532,7 +559,10 @@ def sessions():
 def expert_sessions():
     sessions = services.sessions_for_expert(current_user)
     mine = {s.id: [c for c in s.agenda if any(e.id == current_user.id for e in c.experts)] for s in sessions}
-    return render_template("panels/expert_sessions.html", sessions=sessions, mine=mine)
+    html = render_template("panels/expert_sessions.html", sessions=sessions, mine=mine)
+    services.log_case_reads([c for cs in mine.values() for c in cs], current_user, via="page")
+    db.session.commit()
+    return html
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -694,9 +724,7 @@ def admin_remove_expert(panel_id: int, expert_id: int):
 @bp.route("/admin/read-log")
 @roles_required("admin")
 def read_log():
-    page = max(request.args.get("page", 1, type=int), 1)
+    """The old address of the case read log: the access log covers panel cases and bookings."""
     case_id = request.args.get("case", type=int)
-    rows = services.case_reads(limit=101, offset=(page - 1) * 100, case_id=case_id)
-    return render_template("panels/read_log.html", rows=rows[:100], page=page, has_more=len(rows) > 100,
-                           case_id=case_id)
-
+    args = {"object_type": "panel_case", "object_id": case_id} if case_id else {}
+    return redirect(url_for("access_log.index", **args), 301)
