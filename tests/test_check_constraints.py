@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from scheduler.consultations.models import MODALITIES, BookingStatus
 from scheduler.panels.models import CASE_LANGUAGES, CaseStatus, SessionStatus
-from scheduler.people.models import LANGUAGES, ROLES, UNIT_KINDS
+from scheduler.people.models import LANGUAGES, PASSWORD_LINK_PURPOSES, ROLES, UNIT_KINDS
 
 # (table, constraint name as the naming convention makes it, the codes the model builds it from)
 EXPECTED = [
@@ -24,6 +24,7 @@ EXPECTED = [
     ("units", "ck_units_kind", UNIT_KINDS),
     ("user_roles", "ck_user_roles_role", ROLES),
     ("users", "ck_users_language", LANGUAGES),
+    ("password_tokens", "ck_password_tokens_purpose", PASSWORD_LINK_PURPOSES),
 ]
 
 
