@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from scheduler.consultations.models import MODALITIES, BookingStatus
 from scheduler.panels.models import CASE_LANGUAGES, CaseStatus, SessionStatus
+from scheduler.people.access_log import ACCESS_ACTIONS, ACCESS_OBJECT_TYPES, ACCESS_VIAS
 from scheduler.people.models import LANGUAGES, PASSWORD_LINK_PURPOSES, ROLES, UNIT_KINDS
 
 # (table, constraint name as the naming convention makes it, the codes the model builds it from)
@@ -25,6 +26,9 @@ EXPECTED = [
     ("user_roles", "ck_user_roles_role", ROLES),
     ("users", "ck_users_language", LANGUAGES),
     ("password_tokens", "ck_password_tokens_purpose", PASSWORD_LINK_PURPOSES),
+    ("access_log", "ck_access_log_action", ACCESS_ACTIONS),
+    ("access_log", "ck_access_log_object_type", ACCESS_OBJECT_TYPES),
+    ("access_log", "ck_access_log_via", ACCESS_VIAS),
 ]
 
 
