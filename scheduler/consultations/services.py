@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ..core import recurrence
 from ..core.db import utcnow
 from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from ..core.privacy import find_identity_codes, refuse_identity_codes
@@ -45,7 +46,6 @@ from .slots import (
     find_occurrence,
     find_slot,
     occurrences,
-    parse_rule,
     parse_slot_key,
     slots_of,
 )
@@ -196,15 +196,12 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         first_utc = first.astimezone(UTC) if first.tzinfo else local_to_utc(first)
         if first_utc < now - timedelta(days=1):
             errors["first_start"] = str(_l("The first time cannot be in the past."))
-    rule = (data.rrule or "").strip()
-    if rule.upper().startswith("RRULE:"):
-        rule = rule[6:]
-    rule = rule.upper()
+    rule = recurrence.normalise_rule(data.rrule)
     if "UNTIL=" in rule:
         errors["rrule"] = str(_l("Give the end date separately, not in the rule."))
     else:
         try:
-            parse_rule(rule, first_utc.replace(tzinfo=None))
+            recurrence.parse_rule(rule, first_utc.replace(tzinfo=None))
         except (ValueError, TypeError):
             errors["rrule"] = str(_l("The recurrence is not valid."))
     if data.until and isinstance(first, datetime) and data.until < first_utc.date():

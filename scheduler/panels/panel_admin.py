@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 
+from ..core import recurrence
 from ..core.errors import NotFound, ValidationFailed
 from ..core.signals import panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email, normalize_email
-from . import recurrence
 from .models import Panel, PanelExpert
 from .services import (
     _agenda_cases,
@@ -47,7 +47,7 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
         errors["name"] = str(_l("Enter the panel's name (at most 200 characters)."))
     values["region"] = (region or "").strip()[:200]
     try:
-        values["rrule"] = recurrence.validate_rrule(rrule)
+        values["rrule"] = recurrence.validate_rule(rrule)
     except (ValueError, TypeError):
         errors["rrule"] = str(_l("Choose how often the panel meets."))
     try:
@@ -170,8 +170,8 @@ def _follow_new_rhythm(panel: Panel, *, actor: User, now: datetime) -> None:
     tz = app_tz()
     after = now.astimezone(tz).replace(tzinfo=None)
     first_local = panel.first_start_dt.astimezone(tz).replace(tzinfo=None)
-    wanted = {start.date(): start for start in recurrence.occurrences(
-        panel.rrule, first_local, after=after, until=after + relativedelta(months=horizon_months()),
+    wanted = {start.date(): start for start in recurrence.starts(
+        panel.rrule, first_local, after=after, before=after + relativedelta(months=horizon_months()),
         skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)}
     for session in list(_sessions(panel, after=now, statuses=("scheduled",))):
         start = wanted.get(session.occurrence_date)

@@ -21,12 +21,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
+from ..core import recurrence
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.signals import panel_case_changed, panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
 from ..people.models import ExpertiseArea, User
-from . import recurrence
 from .models import (
     Panel,
     PanelCase,
@@ -190,8 +190,8 @@ def ensure_sessions(panel: Panel, *, now: datetime | None = None, months: int | 
     after = now.astimezone(tz).replace(tzinfo=None)
     until = after + relativedelta(months=months or horizon_months())
     first_local = panel.first_start_dt.astimezone(tz).replace(tzinfo=None)
-    starts = recurrence.occurrences(panel.rrule, first_local, after=after, until=until,
-                                    skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)
+    starts = recurrence.starts(panel.rrule, first_local, after=after, before=until,
+                               skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)
     if not starts:
         return 0
     existing = set(db.session.execute(
