@@ -1,200 +1,282 @@
-"""Settings come from the environment; the embedded defaults make `make run` work on a laptop."""
+"""Settings: every environment variable the service reads, declared once in SETTINGS.
+
+Each setting has a name, a kind (which says how it is read and checked), a default, bounds or
+choices, and a one-line description; load_config() reads them all from the environment, checks
+them, and stops start-up with a ConfigError that names each bad setting. With nothing set the
+embedded defaults make `make run` work on a laptop; APP_ENV=production requires the rest.
+README.md's Settings table is made from this one (`python scripts/settings_table.py` rewrites
+it; tests/test_config.py checks that the two agree).
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; start-up stops with this message."""
 
 
-def _bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
-        return default
-    v = value.strip().lower()
-    if v in {"1", "true", "yes", "on"}:
-        return True
-    if v in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected a yes/no value, got {value!r}")
+class _Derived:
+    """The default is worked out from other settings (see load_config); `shown` says how."""
+
+    def __repr__(self) -> str:
+        return "DERIVED"
 
 
-def _int(name: str, env: dict[str, str], default: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+DERIVED: Any = _Derived()
 
 
-def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
-    """Read the environment into a Flask config dict, validating it.
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: str  # see _read: text, secret, int, bool, choice, timezone, url, https_url, email, database_url, path
+    default: Any
+    description: str
+    low: int | None = None
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+    shown: str | None = None  # the default as the README shows it, when the value alone would not say
+
+
+S = Setting
+SETTINGS: tuple[Setting, ...] = (
+    S("APP_ENV", "choice", "development", "`production` makes `SECRET_KEY`, `BASE_URL` (https) and `DATABASE_URL` "
+      "required and stops `seed-demo` on a non-empty database.", choices=("development", "production")),
+    S("DATABASE_URL", "database_url", DERIVED, "`postgresql+psycopg://user:password@host/dbname` in production "
+      "(`postgresql://` and `postgres://` mean the same).", shown="SQLite file `instance/scheduler.sqlite3`"),
+    S("SECRET_KEY", "secret", DERIVED, "Signs the session cookie, the forms' CSRF tokens and the calendar addresses. "
+      "Production: at least 32 random characters, e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
+      shown="a random key kept in `instance/dev-secret-key`"),
+    S("BASE_URL", "url", "http://127.0.0.1:5000", "The public address, used in links in e-mails, calendars and Teams. "
+      "With `https://` the cookie is `Secure` (named `__Host-session`) and HSTS is sent."),
+    S("APP_TIMEZONE", "timezone", "Europe/Helsinki", "Times are stored in UTC and shown in this zone."),
+    S("SMTP_HOST", "text", "", "The mail server. Unset: e-mails are written as `.eml` files under `instance/outbox/` "
+      "and listed on an admin page instead of being sent."),
+    S("SMTP_PORT", "int", 25, "Mail server port (587 with STARTTLS is usual; 465 is TLS from the start).", 1, 65535),
+    S("SMTP_USERNAME", "text", "", "Mail server user name, if the server wants one."),
+    S("SMTP_PASSWORD", "secret", "", "Mail server password, if the server wants one."),
+    S("SMTP_STARTTLS", "bool", False, "`1` to upgrade the connection with STARTTLS."),
+    S("MAIL_FROM", "email", DERIVED, "Sender address (`Name <address>` works). Required in production when "
+      "`SMTP_HOST` is set.", shown="`no-reply@` + the host of `BASE_URL`"),
+    S("MAIL_FROM_NAME", "text", "", "A display name for the sender (e.g. `Konsultaatiot`), with a plain `MAIL_FROM` "
+      "address."),
+    S("ACCESSIBILITY_CONTACT", "email", DERIVED, "The feedback address in the accessibility statement "
+      "(law 306/2019; answered within 14 days). Set it to a mailbox someone reads.", shown="`MAIL_FROM`"),
+    S("GRAPH_TENANT_ID", "text", "", "Microsoft Graph for Teams meetings (app-only): the tenant. The four `GRAPH_` "
+      "ids and secret go together, all or none; unset, Teams is off and the pages say so."),
+    S("GRAPH_CLIENT_ID", "text", "", "Graph: the app registration's client id."),
+    S("GRAPH_CLIENT_SECRET", "secret", "", "Graph: the app registration's client secret."),
+    S("GRAPH_ORGANIZER", "text", "", "Graph: the mailbox that owns the Teams meetings."),
+    S("GRAPH_AUTHORITY_URL", "https_url", "https://login.microsoftonline.com",
+      "Identity platform address (only changed for national clouds or tests)."),
+    S("GRAPH_API_URL", "https_url", "https://graph.microsoft.com/v1.0", "Graph address (same)."),
+    S("ENTRA_TENANT_ID", "text", "", "Microsoft Entra ID single sign-on (authorization code flow with PKCE): "
+      "the tenant. The three `ENTRA_` values go together, all or none; unset, people sign in with passwords."),
+    S("ENTRA_CLIENT_ID", "text", "", "Entra ID sign-in: the app registration's client id."),
+    S("ENTRA_CLIENT_SECRET", "secret", "", "Entra ID sign-in: the app registration's client secret."),
+    S("ENTRA_AUTHORITY_URL", "https_url", DERIVED, "Identity platform address for sign-in.",
+      shown="`GRAPH_AUTHORITY_URL`"),
+    S("SCHEDULER_ENABLED", "bool", False, "`1` runs the background jobs (mail delivery, reminders) in this process. "
+      "Turn it on in exactly one process.", shown="`0` (`make run`: `1`)"),
+    S("REMINDER_HOURS", "int", 24, "How many hours before a meeting reminders go out (0: none).", 0, 720),
+    S("SUBMISSION_REMINDER_DAYS", "int", 3, "How many days before a panel's submission deadline social workers are "
+      "reminded of it (0: no reminders).", 0, 60),
+    S("SESSION_IDLE_MINUTES", "int", 30, "Sign-out after this long without activity.", 1, 1440),
+    S("SESSION_MAX_HOURS", "int", 12, "Sign-out this long after signing in, however active.", 1, 168),
+    S("LOGIN_MAX_FAILURES", "int", 5, "Failed sign-ins per account before it is locked for a while.", 1, 1000),
+    S("LOGIN_MAX_FAILURES_PER_ADDRESS", "int", 30, "Failed sign-ins from one IP address (any accounts) before that "
+      "address is locked.", 1, 100_000),
+    S("LOGIN_LOCK_MINUTES", "int", 15, "How long a lock lasts; also the window in which failures are counted.",
+      1, 10_080),
+    S("TRUSTED_PROXY_COUNT", "int", 0, "Behind a reverse proxy: how many proxies set `X-Forwarded-For`/`-Proto` "
+      "(usually `1`). Without it every sign-in seems to come from the proxy and the per-address limit would lock "
+      "everyone out.", 0, 10),
+    S("PANEL_HORIZON_MONTHS", "int", 12, "How many months ahead expert panel sessions are created.", 1, 60),
+    S("OUTBOX_MAX_ATTEMPTS", "int", 10, "Delivery attempts of one e-mail or Teams call before it is listed as "
+      "failed on the admin page *Outbox* (where it can be retried).", 1, 100),
+    S("OUTBOX_BACKOFF_SECONDS", "int", 60, "Wait after the first failed attempt; it doubles after each further one.",
+      1, 86_400),
+    S("OUTBOX_BACKOFF_CAP_SECONDS", "int", 3600, "The longest wait between two attempts.", 1, 604_800),
+    S("INSTANCE_PATH", "path", DERIVED, "Where the SQLite file, the development key and the `.eml` outbox live.",
+      shown="`instance/` in the checkout"),
+)
+del S
+BY_NAME = {s.name: s for s in SETTINGS}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+# --- reading one value -------------------------------------------------------------------------
+
+def _read(setting: Setting, raw: str) -> Any:
+    """The value of a set variable, or ValueError with a message that names the setting."""
+    name, kind = setting.name, setting.kind
+    value = raw if kind == "secret" else raw.strip()
+    if kind in ("text", "secret", "path"):
+        return value
+    if kind == "int":
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+        low = setting.low if setting.low is not None else number
+        high = setting.high if setting.high is not None else number
+        if not low <= number <= high:
+            raise ValueError(f"{name} must be between {setting.low} and {setting.high}, got {number}")
+        return number
+    if kind == "bool":
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ValueError(f"{name} must be 1 or 0 (yes/no, true/false, on/off), got {raw!r}")
+    if kind == "choice":
+        if value.lower() not in setting.choices:
+            raise ValueError(f"{name} must be one of {', '.join(setting.choices)}, got {raw!r}")
+        return value.lower()
+    if kind == "timezone":
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name} {value!r} is not a known time zone") from None
+        return value
+    if kind == "url":
+        value = value.rstrip("/")
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ValueError(f"{name} must be an http(s) address, got {value!r}")
+        return value
+    if kind == "https_url":
+        if not value.startswith("https://"):
+            raise ValueError(f"{name} must be an https:// address")
+        return value.rstrip("/")
+    if kind == "email":
+        if not _looks_like_address(value):
+            raise ValueError(f"{name} must be an e-mail address (name@example.fi), got {value!r}")
+        return value
+    if kind == "database_url":
+        if value.startswith(("postgres://", "postgresql://")):
+            # psycopg 3 is the driver we ship; accept the common spellings.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite:", "postgresql+psycopg://")):
+            raise ValueError(f"{name} must be a sqlite:/// or postgresql+psycopg:// URL, got {value.split(':')[0]}:…")
+        return value
+    raise AssertionError(f"{name}: unknown kind {kind}")
+
+
+def instance_path(env: Mapping[str, str] | None = None) -> str:
+    """INSTANCE_PATH, read before the rest: the application factory needs it to exist."""
+    env = os.environ if env is None else env
+    return (env.get("INSTANCE_PATH") or "").strip() or str(ROOT / "instance")
+
+
+# --- reading them all --------------------------------------------------------------------------
+
+def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
+    """Read the environment into a Flask config dict, checking every setting of SETTINGS.
 
     In production (APP_ENV=production) SECRET_KEY, BASE_URL and DATABASE_URL are required.
     """
     env = dict(os.environ if env is None else env)
     errors: list[str] = []
-    app_env = env.get("APP_ENV", "development").strip().lower()
-    production = app_env == "production"
+    bad: set[str] = set()  # names whose value could not be read (reported once, not checked further)
+    v: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.name)
+        if raw is None or raw.strip() == "":
+            v[setting.name] = setting.default
+            continue
+        try:
+            v[setting.name] = _read(setting, raw)
+        except ValueError as exc:
+            errors.append(str(exc))
+            bad.add(setting.name)
+            v[setting.name] = setting.default
+    production = v["APP_ENV"] == "production"
 
-    database_url = env.get("DATABASE_URL") or ""
-    if not database_url:
+    # the defaults that depend on other settings, and the rules between settings
+    if v["DATABASE_URL"] is DERIVED:
         if production:
             errors.append("DATABASE_URL is required in production (postgresql+psycopg://user@host/db)")
-        database_url = "sqlite:///" + str(Path(instance_path) / "scheduler.sqlite3")
-    elif database_url.startswith("postgres://") or database_url.startswith("postgresql://"):
-        # psycopg 3 is the driver we ship; accept the common spellings.
-        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
-    elif not (database_url.startswith("sqlite:") or database_url.startswith("postgresql+psycopg://")):
-        errors.append(f"DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, got {database_url.split(':')[0]}:…")
+        v["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "scheduler.sqlite3")
 
-    secret_key = env.get("SECRET_KEY") or ""
-    if not secret_key:
+    if v["SECRET_KEY"] is DERIVED:
         if production:
             errors.append("SECRET_KEY is required in production (at least 32 random characters)")
-        secret_key = _dev_secret(instance_path)
-    elif production and len(secret_key) < 32:
+        v["SECRET_KEY"] = _dev_secret(instance_path)
+    elif production and len(v["SECRET_KEY"]) < 32:
         errors.append("SECRET_KEY must be at least 32 characters long")
 
-    base_url = (env.get("BASE_URL") or "").rstrip("/")
-    if not base_url:
-        if production:
-            errors.append("BASE_URL is required in production (e.g. https://konsultaatio.example.fi)")
-        base_url = "http://127.0.0.1:5000"
-    parsed = urlparse(base_url)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        errors.append(f"BASE_URL must be an http(s) address, got {base_url!r}")
-    elif production and parsed.scheme != "https" and env.get("BASE_URL"):
+    base_url_set = bool((env.get("BASE_URL") or "").strip())
+    if production and not base_url_set:
+        errors.append("BASE_URL is required in production (e.g. https://konsultaatio.example.fi)")
+    parsed = urlparse(v["BASE_URL"])
+    if production and base_url_set and "BASE_URL" not in bad and parsed.scheme != "https":
         errors.append("BASE_URL must use https in production")
     https = parsed.scheme == "https"
 
-    tz_name = env.get("APP_TIMEZONE") or "Europe/Helsinki"
-    try:
-        ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.append(f"APP_TIMEZONE {tz_name!r} is not a known time zone")
+    if v["MAIL_FROM"] is DERIVED:
+        if v["SMTP_HOST"] and production and "MAIL_FROM" not in bad:
+            errors.append("MAIL_FROM is required when SMTP_HOST is set")
+        v["MAIL_FROM"] = "no-reply@" + (parsed.hostname or "localhost")
+    elif v["MAIL_FROM_NAME"] and "<" in v["MAIL_FROM"]:
+        errors.append("MAIL_FROM_NAME needs a plain MAIL_FROM address (name@example.fi), not 'Name <address>'")
+    if v["ACCESSIBILITY_CONTACT"] is DERIVED:
+        # Law 306/2019: the accessibility statement names a feedback channel (answered within 14 days).
+        v["ACCESSIBILITY_CONTACT"] = v["MAIL_FROM"]
+    if v["ENTRA_AUTHORITY_URL"] is DERIVED:
+        v["ENTRA_AUTHORITY_URL"] = v["GRAPH_AUTHORITY_URL"]
 
-    try:
-        smtp_starttls = _bool(env.get("SMTP_STARTTLS"), default=False)
-        scheduler_enabled = _bool(env.get("SCHEDULER_ENABLED"), default=False)
-    except ValueError as exc:
-        errors.append(f"SMTP_STARTTLS/SCHEDULER_ENABLED: {exc}")
-        smtp_starttls = scheduler_enabled = False
+    groups = {
+        "Teams": ["GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_ORGANIZER"],
+        "Entra ID sign-in": ["ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET"],
+    }
+    enabled = {}
+    for what, keys in groups.items():
+        given = [k for k in keys if v[k]]
+        if given and len(given) != len(keys):
+            missing = ", ".join(k for k in keys if not v[k])
+            errors.append(f"{what} needs all of {', '.join(keys)}; missing {missing}")
+        enabled[what] = len(given) == len(keys)
 
-    ints = {}
-    for name, default in [
-        ("SMTP_PORT", 25),
-        ("SESSION_IDLE_MINUTES", 30),
-        ("SESSION_MAX_HOURS", 12),
-        ("LOGIN_MAX_FAILURES", 5),
-        ("LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
-        ("LOGIN_LOCK_MINUTES", 15),
-        ("REMINDER_HOURS", 24),
-        ("TRUSTED_PROXY_COUNT", 0),
-    ]:
-        try:
-            ints[name] = _int(name, env, default)
-        except ConfigError as exc:
-            errors.append(str(exc))
-            ints[name] = default
-        else:
-            lowest = 0 if name in {"TRUSTED_PROXY_COUNT", "REMINDER_HOURS"} else 1
-            highest = 65535 if name == "SMTP_PORT" else 100_000
-            if not lowest <= ints[name] <= highest:
-                errors.append(f"{name} must be between {lowest} and {highest}, got {ints[name]}")
-                ints[name] = default
-
-    smtp_host = env.get("SMTP_HOST") or ""
-    mail_from = env.get("MAIL_FROM") or ""
-    if smtp_host and not mail_from and production:
-        errors.append("MAIL_FROM is required when SMTP_HOST is set")
-    if not mail_from:
-        mail_from = "no-reply@" + (parsed.hostname or "localhost")
-    elif not _looks_like_address(mail_from):
-        errors.append(f"MAIL_FROM must be an e-mail address (name@example.fi), got {mail_from!r}")
-    # Law 306/2019: the accessibility statement names a feedback channel (answered within 14 days).
-    accessibility_contact = (env.get("ACCESSIBILITY_CONTACT") or "").strip() or mail_from
-    if not _looks_like_address(accessibility_contact):
-        errors.append(f"ACCESSIBILITY_CONTACT must be an e-mail address, got {accessibility_contact!r}")
-
-    graph_keys = ["GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_ORGANIZER"]
-    graph_set = [k for k in graph_keys if env.get(k)]
-    if graph_set and len(graph_set) != len(graph_keys):
-        missing = ", ".join(k for k in graph_keys if not env.get(k))
-        errors.append(f"Teams needs all of GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_ORGANIZER; missing {missing}")
-    graph_authority = (env.get("GRAPH_AUTHORITY_URL") or "https://login.microsoftonline.com").rstrip("/")
-    graph_api = (env.get("GRAPH_API_URL") or "https://graph.microsoft.com/v1.0").rstrip("/")
-    for name, value in [("GRAPH_AUTHORITY_URL", graph_authority), ("GRAPH_API_URL", graph_api)]:
-        if not value.startswith("https://"):
-            errors.append(f"{name} must be an https:// address")
-
-    entra_keys = ["ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET"]
-    entra_set = [k for k in entra_keys if env.get(k)]
-    if entra_set and len(entra_set) != len(entra_keys):
-        missing = ", ".join(k for k in entra_keys if not env.get(k))
-        errors.append(f"Entra ID sign-in needs all of ENTRA_TENANT_ID, ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET; missing {missing}")
-    entra_authority = (env.get("ENTRA_AUTHORITY_URL") or graph_authority).rstrip("/")
+    if v["OUTBOX_BACKOFF_CAP_SECONDS"] < v["OUTBOX_BACKOFF_SECONDS"]:
+        errors.append("OUTBOX_BACKOFF_CAP_SECONDS must be at least OUTBOX_BACKOFF_SECONDS")
 
     if errors:
         raise ConfigError("Configuration error:\n  - " + "\n  - ".join(errors))
 
+    database_url = v.pop("DATABASE_URL")
+    v.pop("INSTANCE_PATH")  # read by the application factory (instance_path())
     engine_options: dict = {"pool_pre_ping": True}
     if database_url.startswith("sqlite"):
         engine_options = {"connect_args": {"timeout": 30}}
-
     return {
-        "APP_ENV": app_env,
+        **v,
         "PRODUCTION": production,
-        "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
-        "BASE_URL": base_url,
         "PREFERRED_URL_SCHEME": parsed.scheme,
-        "APP_TIMEZONE": tz_name,
         "HTTPS": https,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": https,
         "SESSION_COOKIE_NAME": "__Host-session" if https else "session",
-        "SESSION_IDLE_MINUTES": ints["SESSION_IDLE_MINUTES"],
-        "SESSION_MAX_HOURS": ints["SESSION_MAX_HOURS"],
-        "LOGIN_MAX_FAILURES": ints["LOGIN_MAX_FAILURES"],
-        "LOGIN_MAX_FAILURES_PER_ADDRESS": ints["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-        "LOGIN_LOCK_MINUTES": ints["LOGIN_LOCK_MINUTES"],
-        "REMINDER_HOURS": ints["REMINDER_HOURS"],
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "BABEL_DEFAULT_LOCALE": "fi",
-        "BABEL_DEFAULT_TIMEZONE": tz_name,
+        "BABEL_DEFAULT_TIMEZONE": v["APP_TIMEZONE"],
         "LANGUAGES": ["fi", "sv", "en"],
-        "SMTP_HOST": smtp_host,
-        "SMTP_PORT": ints["SMTP_PORT"],
-        "SMTP_USERNAME": env.get("SMTP_USERNAME") or "",
-        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or "",
-        "SMTP_STARTTLS": smtp_starttls,
-        "MAIL_FROM": mail_from,
-        "ACCESSIBILITY_CONTACT": accessibility_contact,
-        "TRUSTED_PROXY_COUNT": ints["TRUSTED_PROXY_COUNT"],
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
-        "GRAPH_ENABLED": len(graph_set) == len(graph_keys),
-        "GRAPH_TENANT_ID": env.get("GRAPH_TENANT_ID") or "",
-        "GRAPH_CLIENT_ID": env.get("GRAPH_CLIENT_ID") or "",
-        "GRAPH_CLIENT_SECRET": env.get("GRAPH_CLIENT_SECRET") or "",
-        "GRAPH_ORGANIZER": env.get("GRAPH_ORGANIZER") or "",
-        "GRAPH_AUTHORITY_URL": graph_authority,
-        "GRAPH_API_URL": graph_api,
-        "ENTRA_ENABLED": len(entra_set) == len(entra_keys),
-        "ENTRA_TENANT_ID": env.get("ENTRA_TENANT_ID") or "",
-        "ENTRA_CLIENT_ID": env.get("ENTRA_CLIENT_ID") or "",
-        "ENTRA_CLIENT_SECRET": env.get("ENTRA_CLIENT_SECRET") or "",
-        "ENTRA_AUTHORITY_URL": entra_authority,
-        "SCHEDULER_ENABLED": scheduler_enabled,
+        "GRAPH_ENABLED": enabled["Teams"],
+        "ENTRA_ENABLED": enabled["Entra ID sign-in"],
         "OUTBOX_DIR": str(Path(instance_path) / "outbox"),
     }
 
@@ -215,3 +297,35 @@ def _dev_secret(instance_path: str) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+# --- the README's table ------------------------------------------------------------------------
+
+def _values_text(s: Setting) -> str:
+    if s.kind == "int":
+        return f"whole number {s.low}–{s.high}"
+    if s.kind == "bool":
+        return "`1` or `0`"
+    if s.kind == "choice":
+        return " or ".join(f"`{c}`" for c in s.choices)
+    return {"timezone": "IANA time zone", "url": "http(s) address", "https_url": "https:// address",
+            "email": "e-mail address", "database_url": "database URL", "path": "folder",
+            "secret": "secret text"}.get(s.kind, "text")
+
+
+def _default_text(s: Setting) -> str:
+    if s.shown:
+        return s.shown
+    if s.default in ("", None):
+        return "*(unset)*"
+    if isinstance(s.default, bool):
+        return f"`{int(s.default)}`"
+    return f"`{s.default}`"
+
+
+def markdown_table() -> str:
+    """The Settings table of README.md, made from SETTINGS."""
+    rows = ["| Variable | Default | Values | What it does |", "|---|---|---|---|"]
+    rows += [f"| `{s.name}` | {_default_text(s)} | {_values_text(s)} | {s.description} |" for s in SETTINGS]
+    return "\n".join(rows) + "\n"
+

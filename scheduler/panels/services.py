@@ -46,7 +46,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def horizon_months() -> int:
-    return int(current_app.config.get("PANEL_HORIZON_MONTHS", 12))
+    return current_app.config["PANEL_HORIZON_MONTHS"]  # config.py: 1–60, default 12
 
 
 # --- lookups and access ------------------------------------------------------------------------
