@@ -16,13 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from ..core import recurrence
 from ..core.timefmt import app_tz, to_local
-from .models import ConsultationSeries, OccurrenceChange
+from .models import ConsultationSeries, OccurrenceChange, slot_key
 
 _KEY = re.compile(r"^(\d{1,12})-(\d{12})$")
-
-
-def slot_key(series_id: int, start_dt: datetime) -> str:
-    return f"{series_id}-{start_dt.astimezone(UTC):%Y%m%d%H%M}"
 
 
 def parse_slot_key(key: str) -> tuple[int, datetime] | None:
