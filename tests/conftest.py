@@ -22,8 +22,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from .fixtures_mail import *  # noqa: E402,F403  (SMTP server fixtures)
-from .fixtures_microsoft import *  # noqa: E402,F403  (identity platform and Graph stand-in)
+# Shared fixtures, each file a plugin: every test sees them without importing them.
+pytest_plugins = [
+    "tests.fixtures_mail",  # a real SMTP server (aiosmtpd), the .eml folder, iCalendar checks
+    "tests.fixtures_microsoft",  # the identity platform and Graph stand-in (HTTPS)
+    "tests.consultations_fixtures",  # world, make_series
+    "tests.panels_fixtures",  # people, panel, signals
+]
 
 PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REFERENCE_TABLES = {"alembic_version", "expertise_areas"}
