@@ -291,7 +291,12 @@ def browser():
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but /usr/bin/chromium is missing")
         pytest.skip("no Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
+    try:  # here, not at the top: the `browser` extra is optional (pip install -e '.[test,browser]')
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("Playwright is required (REQUIRE_BROWSER=1): install the browser extra, .[browser]")
+        pytest.skip("Playwright is not installed (the browser extra: pip install -e '.[browser]')")
 
     with sync_playwright() as p:
         b = p.chromium.launch(
