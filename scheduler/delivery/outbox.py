@@ -69,10 +69,6 @@ def register_handler(app: Flask, kind: str, handler: Handler, *, event: bool = F
     app.extensions.setdefault("outbox_handlers", {})[kind] = HandlerEntry(handler, event)
 
 
-def registered_kinds() -> list[str]:
-    return sorted(current_app.extensions.get("outbox_handlers", {}))
-
-
 def _handler(kind: str) -> HandlerEntry | None:
     return current_app.extensions.get("outbox_handlers", {}).get(kind)
 
