@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Each package exposes init_app(app): its blueprint, navigation, CLI, jobs, outbox handlers and signal
 # receivers. Delivery first: the domains' notifications register on its outbox.
-DOMAINS = ("delivery", "people", "consultations", "panels", "feeds")
+DOMAINS = ("delivery", "people", "consultations", "panels", "feeds", "ops")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -10,6 +10,7 @@ it; tests/test_config.py checks that the two agree).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -39,7 +40,8 @@ DERIVED: Any = _Derived()
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # see _read: text, secret, int, bool, choice, timezone, url, https_url, email, database_url, path
+    kind: str  # see _read: text, secret, int, bool, choice, timezone, url, https_url, email, database_url,
+    #            path, networks
     default: Any
     description: str
     low: int | None = None
@@ -51,7 +53,7 @@ class Setting:
 S = Setting
 SETTINGS: tuple[Setting, ...] = (
     S("APP_ENV", "choice", "development", "`production` makes `SECRET_KEY`, `BASE_URL` (https) and `DATABASE_URL` "
-      "required and stops `seed-demo` on a non-empty database.", choices=("development", "production")),
+      "required and stops `seed-demo` altogether.", choices=("development", "production")),
     S("DATABASE_URL", "database_url", DERIVED, "`postgresql+psycopg://user:password@host/dbname` in production "
       "(`postgresql://` and `postgres://` mean the same).", shown="SQLite file `instance/scheduler.sqlite3`"),
     S("SECRET_KEY", "secret", DERIVED, "Signs the session cookie, the forms' CSRF tokens and the calendar addresses. "
@@ -107,8 +109,24 @@ SETTINGS: tuple[Setting, ...] = (
     S("OUTBOX_BACKOFF_SECONDS", "int", 60, "Wait after the first failed attempt; it doubles after each further one.",
       1, 86_400),
     S("OUTBOX_BACKOFF_CAP_SECONDS", "int", 3600, "The longest wait between two attempts.", 1, 604_800),
+    S("ATTENDANCE_WARNING_DAYS", "int", 3, "How many days before a panel session the secretaries are warned about "
+      "cases that have no confirmed expert for an expertise they asked for.", 1, 60),
     S("INSTANCE_PATH", "path", DERIVED, "Where the SQLite file, the development key and the `.eml` outbox live.",
       shown="`instance/` in the checkout"),
+    S("JOBS_EXPECTED", "bool", False, "`1` when a jobs process should be running: `/readyz` then also wants the "
+      "delivery job to have succeeded within `JOBS_STALE_MINUTES`."),
+    S("JOBS_STALE_MINUTES", "int", 5, "See `JOBS_EXPECTED`.", 1, 1440),
+    S("ALERT_JOBS_STALLED_MINUTES", "int", 15, "`flask ops watchdog` e-mails the administrators when the delivery "
+      "job has not succeeded for this long.", 1, 10_080),
+    S("METRICS_ALLOWED_NETWORKS", "networks", "127.0.0.0/8,::1", "Addresses or networks (comma-separated) that may "
+      "read `/metrics`; the client address is taken after `TRUSTED_PROXY_COUNT` proxies."),
+    S("PROMETHEUS_MULTIPROC_DIR", "path", "", "An empty folder (on tmpfs) shared by the gunicorn workers on one "
+      "host: `/metrics` then adds up every worker (prometheus_client reads it from the environment too). See "
+      "*Monitoring, alerts and upgrades*."),
+    S("LOG_FORMAT", "choice", "text", "`json`: one JSON object per log line (see *Monitoring, alerts and "
+      "upgrades*).", choices=("text", "json")),
+    S("REQUEST_ID_HEADER", "text", "X-Request-ID", "Taken from the proxy when `TRUSTED_PROXY_COUNT` > 0 (else "
+      "generated); returned in the response and on every log line."),
 )
 del S
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -170,6 +188,15 @@ def _read(setting: Setting, raw: str) -> Any:
         if not value.startswith(("sqlite:", "postgresql+psycopg://")):
             raise ValueError(f"{name} must be a sqlite:/// or postgresql+psycopg:// URL, got {value.split(':')[0]}:…")
         return value
+    if kind == "networks":
+        networks = []
+        for part in value.replace(" ", ",").split(","):
+            if part:
+                try:
+                    networks.append(ipaddress.ip_network(part, strict=False))
+                except ValueError:
+                    raise ValueError(f"{name}: {part!r} is not an address or network (10.0.0.0/8)") from None
+        return networks
     raise AssertionError(f"{name}: unknown kind {kind}")
 
 
@@ -193,7 +220,8 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
     for setting in SETTINGS:
         raw = env.get(setting.name)
         if raw is None or raw.strip() == "":
-            v[setting.name] = setting.default
+            # a default written as the variable would be (a list of networks) is read the same way
+            v[setting.name] = _read(setting, setting.default) if setting.kind == "networks" else setting.default
             continue
         try:
             v[setting.name] = _read(setting, raw)
@@ -310,7 +338,7 @@ def _values_text(s: Setting) -> str:
         return " or ".join(f"`{c}`" for c in s.choices)
     return {"timezone": "IANA time zone", "url": "http(s) address", "https_url": "https:// address",
             "email": "e-mail address", "database_url": "database URL", "path": "folder",
-            "secret": "secret text"}.get(s.kind, "text")
+            "secret": "secret text", "networks": "IP networks, comma-separated"}.get(s.kind, "text")
 
 
 def _default_text(s: Setting) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..core.db import utcnow
+from ..core.signals import outbox_attempted
 from ..extensions import db
 from .models import OutboxMessage
 
@@ -157,6 +158,7 @@ def deliver_one(msg: OutboxMessage) -> str:
     outcome = "sent"
     error: str | None = None
     retry_after: float | None = None
+    caught: Exception | None = None
     savepoint = db.session.begin_nested()
     try:
         if entry is None:
@@ -164,11 +166,11 @@ def deliver_one(msg: OutboxMessage) -> str:
         entry.handler(msg)
         db.session.flush()
     except RetryLater as exc:
-        outcome, error, retry_after = "retry", exc.error, exc.retry_after
+        outcome, error, retry_after, caught = "retry", exc.error, exc.retry_after, exc
     except PermanentFailure as exc:
-        outcome, error = "failed", exc.error
+        outcome, error, caught = "failed", exc.error, exc
     except Exception as exc:  # any other failure: back off exponentially
-        outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+        outcome, error, caught = "retry", f"{type(exc).__name__}: {exc}", exc
         log.warning("outbox message %s (%s) failed on attempt %s: %s", msg.id, msg.kind, msg.attempts,
                     type(exc).__name__)
     if outcome == "sent":
@@ -188,6 +190,8 @@ def deliver_one(msg: OutboxMessage) -> str:
             delay = retry_after if retry_after is not None else backoff_seconds(msg.attempts, base, cap)
             msg.next_attempt_dt = utcnow() + timedelta(seconds=max(0.0, delay))
         log.info("outbox message %s (%s): %s after attempt %s", msg.id, msg.kind, outcome, msg.attempts)
+    # metrics and alerts (scheduler.ops): an alert about a failure commits with the failed mark
+    outbox_attempted.send(msg, outcome=outcome, error=caught)
     db.session.commit()
     return outcome
 
