@@ -284,9 +284,10 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
 
     database_url = v.pop("DATABASE_URL")
     v.pop("INSTANCE_PATH")  # read by the application factory (instance_path())
-    engine_options: dict = {"pool_pre_ping": True}
+    # hide_parameters: SQL parameters (case texts) never reach a log line or an exception's text
+    engine_options: dict = {"pool_pre_ping": True, "hide_parameters": True}
     if database_url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30}}
+        engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
     return {
         **v,
         "PRODUCTION": production,
@@ -303,6 +304,7 @@ def load_config(instance_path: str, env: Mapping[str, str] | None = None) -> dic
         "BABEL_DEFAULT_TIMEZONE": v["APP_TIMEZONE"],
         "LANGUAGES": ["fi", "sv", "en"],
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "API_MAX_CONTENT_LENGTH": 256 * 1024,  # /api/v1 bodies: the largest real one is ~50 kB
         "GRAPH_ENABLED": enabled["Teams"],
         "ENTRA_ENABLED": enabled["Entra ID sign-in"],
         "OUTBOX_DIR": str(Path(instance_path) / "outbox"),

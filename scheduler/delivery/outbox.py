@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..core.db import utcnow
+from ..core.errorlog import safe_exception_text
 from ..core.signals import outbox_attempted
 from ..extensions import db
 from .models import OutboxMessage
@@ -212,11 +213,11 @@ def deliver_due(now: datetime | None = None) -> dict:
         try:
             outcome = deliver_one(msg)
             counts["events" if outcome == "sent" and entry is not None and entry.is_event else outcome] += 1
-        except Exception:
+        except Exception as exc:
             # The outcome could not be stored (database gone): the claim rolls back, the message
             # stays queued and the next run tries again.
             db.session.rollback()
-            log.exception("outbox: could not record the outcome of message %s", msg.id)
+            log.error("outbox: could not record the outcome of message %s: %s", msg.id, safe_exception_text(exc))
             break
     return counts
 

@@ -33,6 +33,7 @@ from flask import Flask
 from sqlalchemy import BigInteger, bindparam, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from ..core.errorlog import safe_exception_text
 from ..core.signals import job_finished
 from ..extensions import db
 from .registry import jobs_of
@@ -54,7 +55,8 @@ def run_job(app: Flask, job_id: str, func: Callable[[], Any]) -> None:
             db.session.commit()
         except Exception as exc:
             db.session.rollback()
-            log.exception("job %s failed", job_id)
+            # class, statement and frames, not the message: it may quote what was being written
+            log.error("job %s failed: %s", job_id, safe_exception_text(exc))
             error = exc
         try:  # when it ran, for readiness, metrics and the stalled-jobs alert (scheduler.ops)
             job_finished.send(job_id, ok=error is None, started_dt=started_dt,

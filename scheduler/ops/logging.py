@@ -20,6 +20,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
+from sqlalchemy import inspect as sa_inspect
 
 from ..feeds.logs import redact as redact_feed_tokens
 
@@ -46,11 +47,21 @@ class RequestContextFilter(logging.Filter):
             # only a user already loaded (Flask-Login's, or the API token's): no query from a log call
             user = g.get("_login_user") or g.get("api_user")
             if getattr(record, "user_id", None) is None and user is not None and getattr(user, "is_authenticated", False):
-                record.user_id = user.id
+                record.user_id = _id_without_query(user)
             if getattr(record, "route", None) is None:
                 record.route = request.url_rule.rule if request.url_rule else None
                 record.method = request.method
         return True
+
+
+def _id_without_query(user) -> int | None:
+    """The user's id as the session knows it. Reading `user.id` on an instance expired by a commit
+    would refresh it with a query from inside a log call, re-entering the session while SQLAlchemy
+    itself is logging (with the engine's logger at INFO every such request failed)."""
+    state = sa_inspect(user, raiseerr=False)
+    if state is None:
+        return getattr(user, "id", None)
+    return state.identity[0] if state.identity else None
 
 
 class JsonFormatter(logging.Formatter):
