@@ -6,8 +6,6 @@ from sqlalchemy import func, select
 
 from scheduler.consultations.models import Booking
 
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world)
-
 HETU = "131052-308T"
 
 SERIES = {"unit": "LANU", "title": "LANU-konsultaatio", "rrule": "FREQ=WEEKLY;BYDAY=TU",

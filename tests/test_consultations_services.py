@@ -14,7 +14,6 @@ from scheduler.core.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from scheduler.core.signals import booking_changed
 from scheduler.core.timefmt import to_local
 
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
 from .consultations_fixtures import NOW, flt, local, slot_id
 
 HETU = "131052-308T"  # a valid identity code (check character T)

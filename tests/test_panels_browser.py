@@ -8,7 +8,6 @@ import re
 import pytest
 
 from .conftest import TEST_PASSWORD
-from .test_panels_support import people  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from .test_panels_support import CASE, NOW, panel, people, signals, submit  # noqa: F401
+from .panels_fixtures import CASE, NOW, submit
 
 
 def _local(dt):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from .conftest import csrf_token, sign_in
-from .test_panels_support import CASE, NOW, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, NOW, submit
 
 
 def _agenda(db, panel, people, *, publish=True):

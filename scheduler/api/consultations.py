@@ -11,7 +11,8 @@ from pydantic import Field
 
 from ..consultations import services as svc
 from ..consultations.models import MODALITIES, Booking, ConsultationSeries
-from ..consultations.slots import SlotView, parse_rule
+from ..consultations.slots import SlotView
+from ..core import recurrence
 from ..core.db import utcnow
 from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import app_tz, iso_local, to_local
@@ -43,7 +44,7 @@ def _series_rule(rule: str) -> None:
         text = text[6:]
     if "UNTIL=" in text.upper() or not text:
         raise ValueError(rule)
-    parse_rule(text, datetime(2027, 1, 1, 12, 0))
+    recurrence.parse_rule(text, datetime(2027, 1, 1, 12, 0))
     check_rule_numbers(text)
 
 

@@ -9,12 +9,13 @@ from flask import jsonify
 from flask_babel import lazy_gettext as _l
 from pydantic import Field
 
+from ..core import recurrence
 from ..core.errors import NotFound
 from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import iso_local, local_to_utc
 from ..core.transactions import run_atomically
 from ..extensions import db
-from ..panels import attendance, cases, panel_admin, recurrence, services
+from ..panels import attendance, cases, panel_admin, services
 from ..panels.models import CASE_LANGUAGES, Panel, PanelCase, PanelSession
 from . import api_route, current_api_user
 from .schema import (
@@ -37,7 +38,7 @@ TextList = Annotated[list[Text(1000)], Field(max_length=MAX_LIST)]
 
 
 def _panel_rule(rule: str) -> None:
-    check_rule_numbers(recurrence.validate_rrule(rule))
+    check_rule_numbers(recurrence.validate_rule(rule))
 
 
 # --- requests -------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ class ConsultationSeries(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     rrule: Mapped[str] = mapped_column(String(200))
-    # Recurrences are expanded over the first start's local wall-clock time (slots.py), so a
+    # Recurrences are expanded over the first start's local wall-clock time (core/recurrence.py), so a
     # weekly 13.00 stays 13.00 across the DST changes.
     first_start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
     until: Mapped[date | None] = mapped_column(Date)

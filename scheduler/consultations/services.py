@@ -34,6 +34,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..core import recurrence
 from ..core.db import utcnow
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.privacy import identity_code_errors, refuse_identity_codes
@@ -61,7 +62,6 @@ from .slots import (
     find_occurrence,
     find_slot,
     occurrences,
-    parse_rule,
     parse_slot_key,
     slots_of,
 )
@@ -174,15 +174,12 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         first_utc = first.astimezone(UTC) if first.tzinfo else local_to_utc(first)
         if first_utc < now - timedelta(days=1):
             errors["first_start"] = str(_l("The first time cannot be in the past."))
-    rule = (data.rrule or "").strip()
-    if rule.upper().startswith("RRULE:"):
-        rule = rule[6:]
-    rule = rule.upper()
+    rule = recurrence.normalise_rule(data.rrule)
     if "UNTIL=" in rule:
         errors["rrule"] = str(_l("Give the end date separately, not in the rule."))
     else:
         try:
-            parse_rule(rule, first_utc.replace(tzinfo=None))
+            recurrence.parse_rule(rule, first_utc.replace(tzinfo=None))
             check_rule_numbers(rule)
             if not occurs_within(rule, to_local(first_utc).replace(tzinfo=None)):
                 raise ValueError(rule)  # never (or hardly ever) meets: every listing would search to 9999

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 
 from ..core.signals import teams_meeting_ready
@@ -16,9 +14,6 @@ from .views import bp, register_nav
 
 def init_app(app: Flask) -> None:
     """Register this domain's blueprint, navigation, CLI commands, jobs and signal receivers."""
-    # PANEL_HORIZON_MONTHS: how far ahead sessions are materialised (default 12 months)
-    raw = os.environ.get("PANEL_HORIZON_MONTHS", "")
-    app.config.setdefault("PANEL_HORIZON_MONTHS", int(raw) if raw.isdigit() and 1 <= int(raw) <= 60 else 12)
     app.register_blueprint(bp)
     register_nav(app)
     app.cli.add_command(panels_cli)

@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from ..core import recurrence
 from ..core.errors import NotFound, ValidationFailed
 from ..core.privacy import identity_code_errors
 from ..core.rrule_bounds import check_rule_numbers, occurs_within
@@ -17,7 +18,6 @@ from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email, normalize_email
-from . import recurrence
 from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert, SessionStatus
 from .notifications import record_expert_left
 from .services import (
@@ -55,7 +55,7 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
     values["region"] = (region or "").strip()[:200]
     identity_code_errors(errors, name=name, region=region)  # the name goes into every e-mail subject
     try:
-        values["rrule"] = recurrence.validate_rrule(rrule)
+        values["rrule"] = recurrence.validate_rule(rrule)
     except (ValueError, TypeError):
         errors["rrule"] = str(_l("Choose how often the panel meets."))
     try:
@@ -188,8 +188,8 @@ def _follow_new_rhythm(panel: Panel, *, actor: User, now: datetime) -> None:
     tz = app_tz()
     after = now.astimezone(tz).replace(tzinfo=None)
     first_local = panel.first_start_dt.astimezone(tz).replace(tzinfo=None)
-    wanted = {start.date(): start for start in recurrence.occurrences(
-        panel.rrule, first_local, after=after, until=after + relativedelta(months=horizon_months()),
+    wanted = {start.date(): start for start in recurrence.starts(
+        panel.rrule, first_local, after=after, before=after + relativedelta(months=horizon_months()),
         skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)}
     for session in list(_sessions(panel, after=now, statuses=(SessionStatus.SCHEDULED,))):
         start = wanted.get(session.occurrence_date)

@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
+from ..core import recurrence
 from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from ..core.privacy import refuse_identity_codes
 from ..core.signals import panel_case_changed, panel_session_changed
@@ -38,7 +39,6 @@ from ..core.transactions import changed_meanwhile_message, lock_for_update, tran
 from ..extensions import db
 from ..people.access_log import log_access, log_read, log_refused
 from ..people.models import ExpertiseArea, User
-from . import recurrence
 from .models import (
     CASE_TRANSITIONS,
     ON_AGENDA,
@@ -63,7 +63,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def horizon_months() -> int:
-    return int(current_app.config.get("PANEL_HORIZON_MONTHS", 12))
+    return current_app.config["PANEL_HORIZON_MONTHS"]  # config.py: 1–60, default 12
 
 
 # --- lookups and access ------------------------------------------------------------------------
@@ -261,8 +261,8 @@ def ensure_sessions(panel: Panel, *, now: datetime | None = None, months: int | 
     after = now.astimezone(tz).replace(tzinfo=None)
     until = after + relativedelta(months=months or horizon_months())
     first_local = panel.first_start_dt.astimezone(tz).replace(tzinfo=None)
-    starts = recurrence.occurrences(panel.rrule, first_local, after=after, until=until,
-                                    skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)
+    starts = recurrence.starts(panel.rrule, first_local, after=after, before=until,
+                               skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)
     if not starts:
         return 0
     existing = set(db.session.execute(
