@@ -13,6 +13,7 @@ from ..consultations.slots import SlotView
 from ..core.db import utcnow
 from ..core.errors import ValidationFailed
 from ..core.timefmt import app_tz, iso_local, to_local
+from ..people.models import LANGUAGES
 from . import api_route, current_api_user, json_body
 
 SLOT_SCHEMA = {
@@ -50,16 +51,25 @@ SERIES_REQUEST = {
         "languages": {"type": "array", "items": {"type": "string", "enum": ["fi", "sv", "en"]}},
         "open_to": {"type": "array", "items": {"type": "string"}}, "min_notice_hours": {"type": "integer"},
         "horizon_days": {"type": "integer"}, "until": {"type": "string", "format": "date"},
+        "titles": {"type": "object", "description": "the title in fi/sv/en; sv and en fall back to Finnish; "
+                   "fi is used only when title is not given",
+                   "properties": {lang: {"type": "string", "maxLength": 200} for lang in ("fi", "sv", "en")},
+                   "additionalProperties": False},
     },
-    "required": ["unit", "title", "rrule", "first_start", "open_to"],
+    "required": ["unit", "rrule", "first_start", "open_to"],
 }
 
 
-def slot_json(sv: SlotView, tz=None) -> dict:
+def caller_language(user) -> str:
+    """The caller's profile language (fi when unset or unknown): the API has no page language."""
+    return user.language if getattr(user, "language", None) in LANGUAGES else "fi"
+
+
+def slot_json(sv: SlotView, tz=None, lang: str = "fi") -> dict:
     s = sv.series
     tz = tz or app_tz()
     return {
-        "id": sv.id, "series_id": s.id, "unit": s.unit.code, "title": s.title,
+        "id": sv.id, "series_id": s.id, "unit": s.unit.code, "title": s.localized("title", lang),
         "start": sv.start_dt.astimezone(tz).isoformat(timespec="seconds"),
         "end": sv.end_dt.astimezone(tz).isoformat(timespec="seconds"), "capacity": sv.capacity, "booked": sv.booked,
         "modality": s.modality, "location": s.location, "languages": list(s.languages or []),
@@ -79,7 +89,8 @@ def booking_json(b: Booking) -> dict:
 
 def series_json(s: ConsultationSeries) -> dict:
     return {
-        "id": s.id, "unit": s.unit.code, "title": s.title, "rrule": s.rrule,
+        "id": s.id, "unit": s.unit.code, "title": s.title,
+        "titles": {"fi": s.title, "sv": s.title_sv or "", "en": s.title_en or ""}, "rrule": s.rrule,
         "first_start": to_local(s.first_start_dt).replace(tzinfo=None).isoformat(timespec="minutes"),
         "slot_minutes": s.slot_minutes, "slots": s.slots_per_occurrence, "capacity": s.capacity,
         "modality": s.modality, "location": s.location, "languages": list(s.languages or []),
@@ -91,6 +102,30 @@ def series_json(s: ConsultationSeries) -> dict:
 
 def _bad(field: str, message) -> ValidationFailed:
     return ValidationFailed(str(_l("Check the request.")), fields={field: str(message)})
+
+
+def _titles(body: dict) -> dict[str, str]:
+    """The optional {"fi": …, "sv": …, "en": …}; every problem is a field error titles.<lang>."""
+    raw = body.get("titles")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _bad("titles", _l("Give the titles as an object with the keys fi, sv and en."))
+    errors: dict[str, str] = {}
+    titles: dict[str, str] = {}
+    for key, value in raw.items():
+        name = f"titles.{key}"
+        if key not in ("fi", "sv", "en"):
+            errors[name[:60]] = str(_l("Give the titles as an object with the keys fi, sv and en."))
+        elif value is not None and not isinstance(value, str):
+            errors[name] = str(_l("Enter text."))
+        elif len((value or "").strip()) > 200:
+            errors[name] = str(_l("Enter a title of at most 200 characters."))
+        else:
+            titles[key] = (value or "").strip()
+    if errors:
+        raise ValidationFailed(str(_l("Check the request.")), fields=errors)
+    return titles
 
 
 def _date_arg(name: str, default: date) -> date:
@@ -121,16 +156,25 @@ def create_series():
     for name in ("languages", "open_to"):
         if name in body and not isinstance(body[name], list):
             raise _bad(name, _l("Give a list."))
+    titles = _titles(body)
     data = svc.SeriesInput(
-        unit=str(body.get("unit") or ""), title=str(body.get("title") or ""), rrule=str(body.get("rrule") or ""),
+        unit=str(body.get("unit") or ""), title=str(body.get("title") or titles.get("fi") or ""),
+        title_sv=titles.get("sv", ""), title_en=titles.get("en", ""), rrule=str(body.get("rrule") or ""),
         first_start=first, slot_minutes=body.get("slot_minutes", 30), slots=body.get("slots", 1),
         capacity=body.get("capacity", 1), modality=str(body.get("modality") or "teams"),
         location=str(body.get("location") or ""), languages=body.get("languages") or ["fi"],
         open_to=body.get("open_to") or [], min_notice_hours=body.get("min_notice_hours", 24),
         horizon_days=body.get("horizon_days", 90), until=until, description=str(body.get("description") or ""),
     )
-    series = svc.run_atomically(lambda: svc.create_series(actor=actor, data=data))
+    try:
+        series = svc.run_atomically(lambda: svc.create_series(actor=actor, data=data))
+    except ValidationFailed as exc:  # the service names the sv/en titles title_sv/title_en
+        exc.fields = {_API_FIELD.get(k, k): v for k, v in (exc.fields or {}).items()}
+        raise
     return jsonify(series_json(series)), 201
+
+
+_API_FIELD = {"title_sv": "titles.sv", "title_en": "titles.en"}
 
 
 @api_route("/consultation-series", summary="Consultation hours the caller hosts")
@@ -152,13 +196,15 @@ def slots():
         available_only=request.args.get("available") in ("1", "true", "yes"),
     )
     tz = app_tz()
-    listed = svc.list_slots(actor=current_api_user(), flt=flt)
+    actor = current_api_user()
+    lang = caller_language(actor)
+    listed = svc.list_slots(actor=actor, flt=flt)
     per_series: dict[int, dict] = {}  # the series' part of each slot, built once per series
     out = []
     for sv in listed:
         base = per_series.get(id(sv.series))
         if base is None:
-            full = slot_json(sv, tz)
+            full = slot_json(sv, tz, lang)
             base = per_series[id(sv.series)] = {k: full[k] for k in _SERIES_KEYS}
         out.append({**base, "id": sv.id, "start": sv.start_dt.astimezone(tz).isoformat(timespec="seconds"),
                     "end": sv.end_dt.astimezone(tz).isoformat(timespec="seconds"), "capacity": sv.capacity,

@@ -46,11 +46,14 @@ def booking_key(booking: Booking) -> str:
 
 
 def booking_summary(booking: Booking):
-    unit = booking.series.unit
+    """The series' title and the service, in the recipient's language (falling back to Finnish)."""
+    series = booking.series
+    unit = series.unit
 
     def summary(lang: str) -> str:
         with force_locale(lang):
-            return _("%(service)s – consultation", service=unit.localized_name(lang))
+            return _("%(title)s – %(service)s", title=series.localized("title", lang),
+                     service=unit.localized_name(lang))
 
     return summary
 
@@ -134,8 +137,9 @@ def booking_reminders(now: datetime | None = None, hours: int | None = None) -> 
         summary = booking_summary(b)
         url = app_link("consultations.booking_detail", booking_id=b.id)
         for inv in {i.email: i for i in booking_invitees(b)}.values():
-            queue_notice(inv, meeting_reminder(summary(language_or_default(inv.language)), b.start_dt, b.end_dt,
-                                               b.series.location or "", b.join_url or "", url),
+            lang = language_or_default(inv.language)
+            queue_notice(inv, meeting_reminder(summary(lang), b.start_dt, b.end_dt,
+                                               b.series.localized("location", lang), b.join_url or "", url),
                          dedupe_key=f"reminder:booking:{b.id}:{stamp(b.start_dt)}:{inv.email}")
             n += 1
     db.session.flush()

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..core.db import utcnow
 from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from ..core.hygiene import text_problem
 from ..core.privacy import find_identity_codes, refuse_identity_codes
 from ..core.signals import booking_changed
 from ..core.timefmt import local_to_utc
@@ -148,6 +149,37 @@ class SeriesInput:
     until: date | None = None
     consultants: list[User] | None = None
     description: str = ""
+    # Optional Swedish and English texts; the fields above are the Finnish (default) ones.
+    title_sv: str = ""
+    title_en: str = ""
+    description_sv: str = ""
+    description_en: str = ""
+    location_sv: str = ""
+    location_en: str = ""
+
+
+TRANSLATED_SERIES_FIELDS = {"title": 200, "description": None, "location": 300}  # field → max length
+
+
+def _translations(errors: dict, data: SeriesInput) -> dict[str, str | None]:
+    """The optional sv/en texts, checked like the Finnish ones (length, hygiene, identity codes)."""
+    out: dict[str, str | None] = {}
+    for field, limit in TRANSLATED_SERIES_FIELDS.items():
+        for lang in ("sv", "en"):
+            name = f"{field}_{lang}"
+            raw = getattr(data, name, "")
+            value = (raw if isinstance(raw, str) else "").strip()
+            if raw is not None and not isinstance(raw, str):
+                errors[name] = str(_l("Enter text."))
+            elif limit and len(value) > limit:
+                errors[name] = str(_l("Use at most %(n)d characters.", n=limit))
+            elif (problem := text_problem(value)) is not None:
+                errors[name] = problem
+            elif find_identity_codes(value):
+                errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: "
+                                      "do not write names or identity codes."))
+            out[name] = value or None
+    return out
 
 
 def _int_in(errors: dict, name: str, value, lo: int, hi: int) -> int:
@@ -217,6 +249,7 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         if find_identity_codes(value):  # the title and place go into invitations and calendar feeds
             errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: "
                                   "do not write names or identity codes."))
+    translations = _translations(errors, data)
     if errors:
         raise ValidationFailed(str(_l("Check the consultation hours.")), fields=errors)
     consultants = data.consultants or [actor]
@@ -225,6 +258,7 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         until=data.until, slot_minutes=slot_minutes, slots_per_occurrence=n_slots, capacity=capacity,
         modality=data.modality, location=(data.location or "").strip(), languages=languages, open_to=open_to,
         min_notice_hours=notice, horizon_days=horizon, created_by=actor, consultants=list(consultants),
+        **translations,
     )
     db.session.add(series)
     db.session.flush()
