@@ -97,6 +97,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         ("LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
         ("LOGIN_LOCK_MINUTES", 15),
         ("REMINDER_HOURS", 24),
+        ("ATTENDANCE_WARNING_DAYS", 3),
         ("TRUSTED_PROXY_COUNT", 0),
     ]:
         try:
@@ -169,6 +170,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_ADDRESS": ints["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         "LOGIN_LOCK_MINUTES": ints["LOGIN_LOCK_MINUTES"],
         "REMINDER_HOURS": ints["REMINDER_HOURS"],
+        "ATTENDANCE_WARNING_DAYS": ints["ATTENDANCE_WARNING_DAYS"],
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "BABEL_DEFAULT_LOCALE": "fi",
         "BABEL_DEFAULT_TIMEZONE": tz_name,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_date as babel_format_date
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -20,6 +20,7 @@ from ..core.views import safe_next
 from ..delivery.microsoft import teams_enabled
 from ..extensions import db
 from ..people.models import LANGUAGE_LABELS, UNIT_KIND_LABELS, Unit, User, UserRole
+from . import notifications
 from . import services as svc
 from .forms import (
     MODALITY_LABELS,
@@ -263,6 +264,17 @@ def booking_detail(booking_id: int):
     return render_template("consultations/booking.html", booking=booking, cancel_form=CancelForm(),
                            note=teams_note(booking.series.modality, booking.join_url),
                            is_booker=booking.booker_id == current_user.id, now=utcnow())
+
+
+@bp.route("/bookings/<int:booking_id>/calendar.ics")
+@login_required
+def booking_calendar(booking_id: int):
+    """"Add to my calendar": this one consultation as an .ics file, without case content."""
+    booking = _booking_or_404(booking_id)
+    body = notifications.booking_calendar_file(booking, _lang())
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="consultation-{booking.id}.ics"',
+        "Cache-Control": "private, no-store"})
 
 
 @bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])

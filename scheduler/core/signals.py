@@ -6,6 +6,7 @@ twice). Every signal's sender is the changed object; `action` says what happened
 - panel_session_changed(session, action="published"|"updated"|"cancelled"|"held")
 - panel_case_changed(case, action="submitted"|"accepted"|"returned"|"declined"|"withdrawn"|"scheduled"|"moved"
   |"statement")
+- panel_attendance_changed(session, user_id=…, attending=True|False): an invited expert answered.
 - teams_meeting_ready(meeting_key, join_url=...): the delivery worker created (or found) the Teams
   meeting for a booking or panel session; invitations that carry the join link can now be queued.
 """
@@ -18,3 +19,4 @@ booking_changed = _signals.signal("booking-changed")
 panel_session_changed = _signals.signal("panel-session-changed")
 panel_case_changed = _signals.signal("panel-case-changed")
 teams_meeting_ready = _signals.signal("teams-meeting-ready")
+panel_attendance_changed = _signals.signal("panel-attendance-changed")

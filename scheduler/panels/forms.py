@@ -134,6 +134,11 @@ class CancelSessionForm(FlaskForm):
                          validators=[Length(max=500)])
 
 
+class AttendanceForm(FlaskForm):
+    note = TextAreaField(_l("A note to the secretary (optional)"), validators=[Length(max=500)],
+                         description=_l("For example when you could join. No names or identity codes."))
+
+
 class StatementForm(FlaskForm):
     text = TextAreaField(_l("The panel's advice"), validators=[DataRequired(_l("Write the panel's advice."))])
     recommendations = TextAreaField(_l("Recommendations"), description=_l("One per line."), validators=[Optional()])

@@ -23,7 +23,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..core.db import utcnow
-from ..core.signals import panel_case_changed, panel_session_changed, teams_meeting_ready
+from ..core.signals import (
+    panel_attendance_changed,
+    panel_case_changed,
+    panel_session_changed,
+    teams_meeting_ready,
+)
 from ..core.timefmt import format_datetime, format_range
 from ..delivery import microsoft
 from ..delivery.mail import queue_email, render_email
@@ -42,10 +47,13 @@ from ..delivery.outbox import enqueue, register_handler
 from ..extensions import db
 from ..jobs import register_job
 from ..people.models import User, UserRole
+from .attendance import cases_lacking_experts
 from .models import Panel, PanelCase, PanelSession
 
 SESSION_EVENT = "panel-session.changed"
+ATTENDANCE_EVENT = "panel-attendance.changed"
 CASE_EVENT = "panel-case.changed"
+EXPERT_LEFT_EVENT = "panel-expert.left"
 CASE_NOTICES = ("returned", "declined", "moved", "statement")
 CASE_SYNCS = ("scheduled", "moved", "withdrawn", "declined", "returned")
 
@@ -197,7 +205,47 @@ def queue_case_notice(case: PanelCase, action: str) -> None:
     queue_notice(Invitee.of(user), build)
 
 
+def queue_expert_left_notices(panel: Panel, expert: User, cases: list[PanelCase]) -> int:
+    """Tell each secretary which cases lost an expert who left the pool (issue 12). Nothing of the
+    cases leaves: each is named by its number, its session time and its link."""
+    rows = []
+    for case in cases:
+        url = app_link("panels.case_detail", case_id=case.id)
+        rows.append((case.id, case.start_dt, case.end_dt, len(case.experts), url))
+
+    def build(lang: str):
+        facts = []
+        for case_id, start, end, left, url in rows:
+            when = format_range(start, end, lang) if start and end else _("waiting for a session")
+            facts.append((_("Case %(n)d", n=case_id), " · ".join([when, _("experts left: %(n)d", n=left), url])))
+        lines = [_("%(name)s is no longer in the panel's expert pool and was taken off the cases below. "
+                   "Choose another expert for each of them in the service.", name=expert.name)]
+        return (_("Cases need another expert") + " – " + panel.localized_name(lang), lines, facts,
+                app_link("panels.secretary"), _("Open the secretary's page"))
+
+    sent = 0
+    for secretary in panel.secretaries:
+        if secretary.is_active:
+            queue_notice(Invitee.of(secretary), build)
+            sent += 1
+    return sent
+
+
 # --- recorded in the request, handled by the worker -------------------------------------------
+
+def record_expert_left(panel: Panel, expert: User, cases: list[PanelCase]) -> None:
+    enqueue(EXPERT_LEFT_EVENT, {"panel_id": panel.id, "user_id": expert.id, "case_ids": [c.id for c in cases]})
+
+
+def handle_expert_left(message) -> None:
+    panel = db.session.get(Panel, int(message.payload["panel_id"]))
+    expert = db.session.get(User, int(message.payload["user_id"]))
+    if panel is None or expert is None:
+        return
+    cases = [c for c in (db.session.get(PanelCase, int(i)) for i in message.payload.get("case_ids", [])) if c]
+    if cases:
+        queue_expert_left_notices(panel, expert, cases)
+
 
 def record_session_change(session: PanelSession, action: str | None = None, **_kw) -> None:
     enqueue(SESSION_EVENT, {"session_id": session.id, "action": action or ""})
@@ -223,6 +271,36 @@ def handle_case_changed(message) -> None:
         queue_case_notice(case, action)
     if action in CASE_SYNCS:
         sync_case(case)
+
+
+def record_attendance_change(session: PanelSession, user_id: int | None = None, attending: bool = True,
+                             **_kw) -> None:
+    if not attending:
+        enqueue(ATTENDANCE_EVENT, {"session_id": session.id, "user_id": user_id})
+
+
+def handle_attendance_changed(message) -> None:
+    """An expert cannot attend: the secretaries hear of it at once (who, which session, a link;
+    the expert's note stays in the service)."""
+    session = db.session.get(PanelSession, int(message.payload["session_id"]))
+    user = db.session.get(User, int(message.payload.get("user_id") or 0))
+    if session is None or user is None or session.status != "agenda_published":
+        return
+    url = app_link("panels.session_detail", session_id=session.id)
+    for secretary in session.panel.secretaries:
+        if not secretary.is_active:
+            continue
+
+        def build(lang: str, secretary=secretary):
+            when = format_range(session.start_dt, session.end_dt, lang)
+            return (_("An expert cannot attend: %(panel)s, %(when)s", panel=session.panel.localized_name(lang),
+                      when=when),
+                    [_("%(name)s has answered that they cannot attend the session. Choose a replacement on the case page.",
+                       name=user.name)],
+                    [(_("Session time"), when)], url, _("Open the session"))
+
+        queue_notice(Invitee.of(secretary), build,
+                     dedupe_key=f"attendance-declined:{session.id}:{user.id}:{message.id}:{secretary.email.lower()}")
 
 
 def on_teams_meeting_ready(meeting_key: str, join_url: str | None = None, **_kw) -> None:
@@ -328,6 +406,40 @@ def agenda_warnings(now: datetime) -> int:
     return n
 
 
+def attendance_warnings(now: datetime, days: int) -> int:
+    """ATTENDANCE_WARNING_DAYS before a published session, the secretaries are warned once about
+    the cases that have no confirmed expert for an expertise they asked for (agenda numbers and
+    expertise only)."""
+    sessions = db.session.execute(
+        select(PanelSession).where(PanelSession.status == "agenda_published", PanelSession.start_dt > now,
+                                   PanelSession.start_dt <= now + timedelta(days=days))
+        .order_by(PanelSession.start_dt)
+    ).unique().scalars().all()
+    n = 0
+    for s in sessions:
+        gaps = cases_lacking_experts(s)
+        if not gaps:
+            continue
+        url = app_link("panels.session_detail", session_id=s.id)
+        for user in s.panel.secretaries:
+            if not user.is_active:
+                continue
+
+            def build(lang: str, s=s, gaps=gaps, url=url):
+                when = format_range(s.start_dt, s.end_dt, lang)
+                lines = [_("These cases have no confirmed expert for all the expertise they asked for:")]
+                for number, case, codes in gaps:
+                    names = ", ".join(a.localized_name(lang) for a in case.areas if a.code in codes)
+                    lines.append(_("Case %(number)d: %(expertise)s", number=number, expertise=names))
+                return (_("Experts missing: %(panel)s, %(when)s", panel=s.panel.localized_name(lang), when=when), lines,
+                        [(_("Session time"), when)], url, _("Open the session"))
+
+            inv = Invitee.of(user)
+            queue_notice(inv, build, dedupe_key=f"attendance-warning:panel-session:{s.id}:{stamp(s.start_dt)}:{inv.email}")
+            n += 1
+    return n
+
+
 def panel_reminders(now: datetime | None = None) -> dict:
     """The panel's reminders job (every few minutes; reruns are no-ops thanks to the dedupe keys)."""
     now = now or utcnow()
@@ -336,6 +448,7 @@ def panel_reminders(now: datetime | None = None) -> dict:
         "sessions": session_reminders(now, int(cfg["REMINDER_HOURS"])),
         "deadlines": deadline_reminders(now, int(cfg.get("SUBMISSION_REMINDER_DAYS", 3))),
         "agenda_warnings": agenda_warnings(now),
+        "attendance_warnings": attendance_warnings(now, int(cfg.get("ATTENDANCE_WARNING_DAYS", 3))),
     }
     db.session.flush()
     return counts
@@ -344,7 +457,10 @@ def panel_reminders(now: datetime | None = None) -> dict:
 def init_app(app) -> None:
     panel_session_changed.connect(record_session_change)
     panel_case_changed.connect(record_case_change)
+    panel_attendance_changed.connect(record_attendance_change)
     teams_meeting_ready.connect(on_teams_meeting_ready)
+    register_handler(app, ATTENDANCE_EVENT, handle_attendance_changed, event=True)
     register_handler(app, SESSION_EVENT, handle_session_changed, event=True)
     register_handler(app, CASE_EVENT, handle_case_changed, event=True)
+    register_handler(app, EXPERT_LEFT_EVENT, handle_expert_left, event=True)
     register_job(app, "panel-reminders", panel_reminders, {"trigger": "interval", "minutes": 5})

@@ -14,9 +14,10 @@ from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
 from ..core.timefmt import format_range, parse_date, parse_time, to_local
 from ..extensions import db
-from . import cases, panel_admin, recurrence, services
+from . import attendance, cases, panel_admin, recurrence, services
 from . import figures as figures_mod
 from .forms import (
+    AttendanceForm,
     CancelSessionForm,
     CaseForm,
     ExpertForm,
@@ -152,10 +153,12 @@ def edit_case(case_id: int):
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw_case(case_id: int):
-    case = services.get_case(case_id)
+    case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
     try:
         cases.withdraw_case(case, actor=current_user)
         db.session.commit()
+    except NotFound:
+        abort(404)  # the same answer as for a case that does not exist
     except DomainError as exc:
         return _fail(exc, "panels.case_detail", case_id=case_id)
     flash(_l("The case was withdrawn."), "success")
@@ -163,13 +166,11 @@ def withdraw_case(case_id: int):
 
 
 def _read(case_id: int) -> PanelCase:
-    """The case for the current user, logging the read; 403/404 otherwise."""
+    """The case for the current user, logging the read; 404 otherwise (missing or not theirs)."""
     try:
         case = services.read_case(case_id, actor=current_user, via="page")
     except NotFound:
         abort(404)
-    except DomainError:
-        abort(403)
     db.session.commit()
     return case
 
@@ -181,6 +182,11 @@ def case_detail(case_id: int):
     ctx = {"case": case, "is_secretary": case.panel.is_secretary(current_user)}
     if ctx["is_secretary"]:
         ctx["suggestions"] = cases.suggest_experts(case)
+        declined = attendance.declined_expert_ids(case.session) if case.session is not None else set()
+        ctx["declined"] = [u for u in case.experts if u.id in declined]
+        ctx["declined_ids"] = declined
+        pool = {code for r in ctx["suggestions"] for code in r["expert"].expertise_codes}
+        ctx["uncovered"] = [a for a in case.areas if a.code not in pool]
         form = ScheduleForm()
         form.session_id.choices = choice_list((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
         form.experts.choices = choice_list((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
@@ -192,7 +198,7 @@ def case_detail(case_id: int):
         ctx.update(schedule_form=form, message_form=MessageForm(),
                    minutes_form=MinutesForm(minutes=case.case_minutes),
                    conflicted=cases.conflicted_user_ids(case))
-    ctx["is_expert"] = case.panel.expert_for(current_user) is not None
+    ctx["is_expert"] = services.in_pool(case.panel, current_user)
     return render_template("panels/case_detail.html", **ctx)
 
 
@@ -212,7 +218,7 @@ def secretary():
 def _secretary_case(case_id: int) -> PanelCase:
     case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
     if not case.panel.is_secretary(current_user):
-        abort(403)
+        abort(403 if services.can_read_case(case, current_user) else 404)
     return case
 
 
@@ -333,7 +339,7 @@ def move_case(case_id: int, direction: str):
 @roles_required("expert")
 def declare_conflict(case_id: int):
     case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
-    if not (any(e.id == current_user.id for e in case.experts) or case.panel.expert_for(current_user)):
+    if not services.in_pool(case.panel, current_user):
         abort(404)
     try:
         cases.declare_conflict(case, actor=current_user)
@@ -391,13 +397,12 @@ def _session(session_id: int) -> PanelSession:
 def session_detail(session_id: int):
     session = _session(session_id)
     if not services.can_see_agenda(session, current_user):
-        abort(403 if current_user.has_role("secretary", "expert") else 404)
+        abort(404)
     is_secretary = session.panel.is_secretary(current_user)
-    is_expert = session.panel.expert_for(current_user) is not None
-    items = session.agenda
-    if not (is_secretary or current_user.is_admin or is_expert):
-        items = [c for c in items if c.submitter_id == current_user.id]
-    readable = {c.id for c in items if services.can_read_case(c, current_user)}
+    lines = services.agenda_for(session, current_user)
+    items = [line.case for line in lines]
+    readable = {line.case.id for line in lines if line.readable}
+    hidden_refs = {line.case.id for line in lines if not line.show_ref}
     now = datetime.now(UTC)
     move_form = MoveSessionForm()
     local = to_local(session.start_dt)
@@ -405,11 +410,40 @@ def session_detail(session_id: int):
     move_form.start_time.data = f"{local.hour}.{local.minute:02d}"
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
+    invited = attendance.is_invited(session, current_user)
     return render_template(
-        "panels/session_detail.html", session=session, items=items, readable=readable, is_secretary=is_secretary,
+        "panels/session_detail.html", session=session, items=items, readable=readable, hidden_refs=hidden_refs,
+        is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
         cancel_form=CancelSessionForm(), graph_enabled=current_app.config.get("GRAPH_ENABLED", False),
+        answers=attendance.answers(session) if is_secretary and session.is_published else [],
+        invited=invited, my_answer=attendance.answer_of(session, current_user) if invited else None,
+        attendance_form=AttendanceForm(),
     )
+
+
+@bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
+@login_required
+def answer_attendance(session_id: int):
+    """An invited expert: "I will attend" / "I cannot attend", with an optional note."""
+    session = _session(session_id)
+    if not attendance.is_invited(session, current_user):
+        abort(404 if not services.can_see_agenda(session, current_user) else 403)
+    form = AttendanceForm()
+    if not form.validate_on_submit():
+        flash(_l("Use at most %(n)d characters.", n=attendance.NOTE_MAX), "error")
+        return redirect(url_for("panels.session_detail", session_id=session_id))
+    attending = request.form.get("attending") == "yes"
+    try:
+        attendance.answer_attendance(session, actor=current_user, attending=attending, note=form.note.data or "")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.fields.get("note") or exc.message, "error")
+        return redirect(url_for("panels.session_detail", session_id=session_id))
+    flash(_l("Thank you: the secretary sees that you will attend.") if attending
+          else _l("Thank you: the secretary was told that you cannot attend."), "success")
+    return redirect(url_for("panels.session_detail", session_id=session_id))
 
 
 @bp.route("/sessions/<int:session_id>/publish", methods=["POST"])
