@@ -15,6 +15,7 @@ from scheduler.delivery.outbox import deliver_due
 
 from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
 from .consultations_fixtures import NOW, local, slot_id
+from .fixtures_mail import calendar_parts
 from .test_feeds import parse_feed
 from .test_panels_support import NOW as PANEL_NOW
 from .test_panels_support import panel, people, submit  # noqa: F401  (fixtures)
@@ -53,7 +54,11 @@ def test_swedish_title_reaches_the_swedish_bookers_invitation(db, world, make_se
     sv, fi = by_rcpt["worker@example.fi"], by_rcpt["doctor@example.fi"]
     assert sv["Subject"].startswith("Inbjudan: LANU-konsultation – ") and "tis 12.1.2027" in sv["Subject"]
     assert fi["Subject"].startswith("Kutsu: LANU-konsultaatio – ") and "LANU-konsultation" not in fi["Subject"]
-    assert "LANU-konsultation" in sv.get_body(("plain",)).get_content()
+    sv_text = sv.get_body(("plain",)).get_content()
+    assert "LANU-konsultation" in sv_text and "Sjukhusvägen 1, mötesrum 2" in sv_text and "Sairaalantie" not in sv_text
+    (sv_ics,) = calendar_parts(sv)
+    (fi_ics,) = calendar_parts(fi)
+    assert "Sjukhusv" in sv_ics.get_content() and "Sairaalantie 1" in fi_ics.get_content()
 
 
 def test_reminder_in_the_recipients_language_with_the_place(db, world, make_series, mail_folder):

@@ -92,6 +92,12 @@ def booking_how(booking: Booking, teams_connected: bool):
     return how
 
 
+def booking_place(booking: Booking):
+    """The series' place in the reader's language (Finnish where no translation was written)."""
+    series = booking.series
+    return lambda lang: series.localized("location", lang)
+
+
 def _teams_for(booking: Booking):
     return microsoft if booking.series.modality == "teams" and microsoft.teams_enabled() else None
 
@@ -105,7 +111,8 @@ def sync_booking(booking: Booking, *, join_url: str | None = None) -> int:
     spec = MeetingSpec(key, booking.ical_uid, booking.sequence, booking.start_dt, booking.end_dt,
                        app_link("consultations.booking_detail", booking_id=booking.id),
                        location=(booking.series.location or "") if modality == "in_person" else "",
-                       join_url=spec_join, how_for=booking_how(booking, bool(teams)))
+                       join_url=spec_join, how_for=booking_how(booking, bool(teams)),
+                       location_for=booking_place(booking) if modality == "in_person" else None)
     summary = booking_summary(booking)
     if booking.status != "confirmed":
         if teams:
