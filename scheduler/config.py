@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -87,6 +88,24 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
     except ValueError as exc:
         errors.append(f"SMTP_STARTTLS/SCHEDULER_ENABLED: {exc}")
         smtp_starttls = scheduler_enabled = False
+    try:
+        jobs_expected = _bool(env.get("JOBS_EXPECTED"), default=False)
+    except ValueError as exc:
+        errors.append(f"JOBS_EXPECTED: {exc}")
+        jobs_expected = False
+
+    # Operations (scheduler/ops): who may read /metrics, the log format
+    metrics_networks = []
+    for part in (env.get("METRICS_ALLOWED_NETWORKS") or "127.0.0.0/8,::1").replace(" ", ",").split(","):
+        if part:
+            try:
+                metrics_networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                errors.append(f"METRICS_ALLOWED_NETWORKS: {part!r} is not an address or network (10.0.0.0/8)")
+    log_format = (env.get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in {"text", "json"}:
+        errors.append(f"LOG_FORMAT must be text or json, got {log_format!r}")
+        log_format = "text"
 
     ints = {}
     for name, default in [
@@ -99,6 +118,8 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         ("REMINDER_HOURS", 24),
         ("ATTENDANCE_WARNING_DAYS", 3),
         ("TRUSTED_PROXY_COUNT", 0),
+        ("JOBS_STALE_MINUTES", 5),
+        ("ALERT_JOBS_STALLED_MINUTES", 15),
     ]:
         try:
             ints[name] = _int(name, env, default)
@@ -146,9 +167,10 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
     if errors:
         raise ConfigError("Configuration error:\n  - " + "\n  - ".join(errors))
 
-    engine_options: dict = {"pool_pre_ping": True}
+    # hide_parameters: SQL parameters (case texts) never reach a log line or an exception's text
+    engine_options: dict = {"pool_pre_ping": True, "hide_parameters": True}
     if database_url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30}}
+        engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
 
     return {
         "APP_ENV": app_env,
@@ -184,6 +206,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "ACCESSIBILITY_CONTACT": accessibility_contact,
         "TRUSTED_PROXY_COUNT": ints["TRUSTED_PROXY_COUNT"],
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "API_MAX_CONTENT_LENGTH": 256 * 1024,  # /api/v1 bodies: the largest real one is ~50 kB
         "GRAPH_ENABLED": len(graph_set) == len(graph_keys),
         "GRAPH_TENANT_ID": env.get("GRAPH_TENANT_ID") or "",
         "GRAPH_CLIENT_ID": env.get("GRAPH_CLIENT_ID") or "",
@@ -198,6 +221,12 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "ENTRA_AUTHORITY_URL": entra_authority,
         "SCHEDULER_ENABLED": scheduler_enabled,
         "OUTBOX_DIR": str(Path(instance_path) / "outbox"),
+        "JOBS_EXPECTED": jobs_expected,
+        "JOBS_STALE_MINUTES": ints["JOBS_STALE_MINUTES"],
+        "ALERT_JOBS_STALLED_MINUTES": ints["ALERT_JOBS_STALLED_MINUTES"],
+        "METRICS_ALLOWED_NETWORKS": metrics_networks,
+        "LOG_FORMAT": log_format,
+        "REQUEST_ID_HEADER": (env.get("REQUEST_ID_HEADER") or "X-Request-ID").strip(),
     }
 
 
