@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from flask import jsonify
 from flask_babel import lazy_gettext as _l
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..consultations import services as svc
@@ -70,8 +70,17 @@ class TitlesIn(ApiModel):
 
 class SeriesIn(ApiModel):
     unit: Text(40)
-    title: Text(200) | None = Field(None, description="The Finnish (default) title; required unless titles.fi is given.")
-    titles: TitlesIn | None = None
+    titles: TitlesIn | None = None  # before title: title may be left out when titles.fi is given
+    title: Text(200) | None = Field(None, validate_default=True,
+                                    description="The Finnish (default) title; required unless titles.fi is given.")
+
+    @field_validator("title")
+    @classmethod
+    def _title_or_titles_fi(cls, value, info: ValidationInfo):
+        titles = info.data.get("titles")
+        if value is None and not (titles is not None and titles.fi):
+            raise PydanticCustomError("missing", "Field required")
+        return value
     rrule: Annotated[Text(200), checked_by(_series_rule, _l("The recurrence is not valid."))]
     first_start: LocalDateTime
     slot_minutes: Int(5, 480) = 30
