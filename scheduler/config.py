@@ -141,10 +141,22 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         mail_from = "no-reply@" + (parsed.hostname or "localhost")
     elif not _looks_like_address(mail_from):
         errors.append(f"MAIL_FROM must be an e-mail address (name@example.fi), got {mail_from!r}")
-    # Law 306/2019: the accessibility statement names a feedback channel (answered within 14 days).
-    accessibility_contact = (env.get("ACCESSIBILITY_CONTACT") or "").strip() or mail_from
-    if not _looks_like_address(accessibility_contact):
-        errors.append(f"ACCESSIBILITY_CONTACT must be an e-mail address, got {accessibility_contact!r}")
+    # Law 306/2019: the accessibility statement names a feedback channel answered within 14 days, so
+    # it must be a mailbox somebody reads: never the no-reply sender. ACCESSIBILITY_CONTACT is the
+    # setting's earlier name and is still read.
+    feedback_name = "ACCESSIBILITY_FEEDBACK_EMAIL"
+    accessibility_contact = (env.get(feedback_name) or "").strip()
+    if not accessibility_contact and (env.get("ACCESSIBILITY_CONTACT") or "").strip():
+        feedback_name = "ACCESSIBILITY_CONTACT"
+        accessibility_contact = env["ACCESSIBILITY_CONTACT"].strip()
+    if not accessibility_contact:
+        if production:
+            errors.append("ACCESSIBILITY_FEEDBACK_EMAIL is required in production: the accessibility statement's "
+                          "feedback address, a mailbox that is read (law 306/2019)")
+    elif not _looks_like_address(accessibility_contact):
+        errors.append(f"{feedback_name} must be an e-mail address, got {accessibility_contact!r}")
+    elif _bare_address(accessibility_contact) == _bare_address(mail_from):
+        errors.append(f"{feedback_name} must be a mailbox that is read, not the sender address MAIL_FROM")
 
     graph_keys = ["GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_ORGANIZER"]
     graph_set = [k for k in graph_keys if env.get(k)]
@@ -203,7 +215,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or "",
         "SMTP_STARTTLS": smtp_starttls,
         "MAIL_FROM": mail_from,
-        "ACCESSIBILITY_CONTACT": accessibility_contact,
+        "ACCESSIBILITY_FEEDBACK_EMAIL": accessibility_contact,
         "TRUSTED_PROXY_COUNT": ints["TRUSTED_PROXY_COUNT"],
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "API_MAX_CONTENT_LENGTH": 256 * 1024,  # /api/v1 bodies: the largest real one is ~50 kB
@@ -236,6 +248,12 @@ def _looks_like_address(value: str) -> bool:
         value = value[value.rindex("<") + 1 : -1]
     local, _, host = value.strip().partition("@")
     return bool(local) and bool(host) and " " not in value.strip() and "@" not in host
+
+
+def _bare_address(value: str) -> str:
+    if "<" in value and value.rstrip().endswith(">"):
+        value = value[value.rindex("<") + 1 : -1]
+    return value.strip().lower()
 
 
 def _dev_secret(instance_path: str) -> str:

@@ -100,7 +100,7 @@ def build_document() -> dict:
             paths.setdefault(oa_path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Konsultaatio- ja asiantuntijaryhmäpalvelu API", "version": "1"},
+        "info": {"title": "Konsultaatio- ja asiantuntijatyöryhmäpalvelu API", "version": "1"},
         "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "paths": paths,
     }

@@ -29,7 +29,9 @@ def safe_next(target: str | None, fallback: str = "/") -> str:
 @bp.route("/")
 @login_required
 def home():
-    return render_template("core/home.html", items=nav_for_current_user())
+    items = nav_for_current_user()
+    return render_template("core/home.html", items=items,
+                           can_book=any(i.endpoint == "consultations.find" for i in items))
 
 
 @bp.route("/language", methods=["POST"])

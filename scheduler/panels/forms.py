@@ -153,10 +153,14 @@ class PanelForm(FlaskForm):
     name_en = StringField(_l("Name in English"), validators=[Length(max=200)])
     region = StringField(_l("Region"), validators=[Length(max=200)])
     frequency = RadioField(_l("How often"), choices=choice_list([("monthly", _l("Monthly")), ("weekly", _l("Weekly"))]), default="monthly")
+    # required like every unmarked field (the form says so): they always have a value
     ordinal = SelectField(_l("Which week of the month"), choices=ORDINAL_CHOICES, default="2",
-                          description=_l("Monthly sessions only."))
-    weekday = SelectField(_l("Weekday"), choices=WEEKDAY_CHOICES, default="TH")
-    interval = SelectField(_l("Every"), choices=choice_list([("1", _l("every time")), ("2", _l("every other"))]), default="1")
+                          description=_l("Monthly sessions only."),
+                          validators=[DataRequired(_l("Choose from the options shown."))])
+    weekday = SelectField(_l("Weekday"), choices=WEEKDAY_CHOICES, default="TH",
+                          validators=[DataRequired(_l("Choose from the options shown."))])
+    interval = SelectField(_l("Every"), choices=choice_list([("1", _l("every time")), ("2", _l("every other"))]),
+                           default="1", validators=[DataRequired(_l("Choose from the options shown."))])
     first_date = StringField(_l("First session on or after"), description=_l("For example 14.1.2027"),
                              validators=[DataRequired(_l("Enter the date."))])
     start_time = StringField(_l("Starts at"), description=_l("For example 12.30"), validators=[DataRequired(_l("Enter the time."))])

@@ -9,10 +9,11 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from ..core.db import utcnow
 from ..core.errors import DomainError, NotFound
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
-from ..core.timefmt import format_range, parse_date, parse_time, to_local
+from ..core.timefmt import format_datetime, format_range, parse_date, parse_time, to_local
 from ..extensions import db
 from . import attendance, cases, panel_admin, recurrence, services
 from . import figures as figures_mod
@@ -179,7 +180,7 @@ def _read(case_id: int) -> PanelCase:
 @login_required
 def case_detail(case_id: int):
     case = _read(case_id)
-    ctx = {"case": case, "is_secretary": case.panel.is_secretary(current_user)}
+    ctx = {"case": case, "is_secretary": case.panel.is_secretary(current_user), "now": utcnow()}
     if ctx["is_secretary"]:
         ctx["suggestions"] = cases.suggest_experts(case)
         declined = attendance.declined_expert_ids(case.session) if case.session is not None else set()
@@ -375,12 +376,19 @@ def statement(case_id: int):
             message = exc.message
             apply_errors(form, exc)
         else:
-            flash(_l("The statement was saved and the submitter was notified."), "success")
+            flash(_l("The advice was saved and the submitter was notified."), "success")
             return redirect(url_for("panels.session_detail", session_id=case.session_id))
+    not_started = None
+    if case.session is not None and case.session.status != "held" and case.session.start_dt > utcnow() \
+            and case.statement is None:
+        not_started = str(_l("The advice can be recorded once the session has started (%(when)s).",
+                             when=format_datetime(case.session.start_dt)))
+        message = None if request.method == "GET" else message
     services.log_case_read(case, current_user, via="page")
     db.session.commit()
     status = 422 if (form.errors or message) else 200
-    return render_template("panels/statement_form.html", form=form, case=case, message=message), status
+    return render_template("panels/statement_form.html", form=form, case=case, message=message,
+                           not_started=not_started), status
 
 
 # --- sessions ----------------------------------------------------------------------------------
