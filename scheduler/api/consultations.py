@@ -308,10 +308,12 @@ _SERIES_KEYS = ("series_id", "unit", "title", "modality", "location", "languages
            status=201)
 def create_booking(body: BookingIn):
     actor = current_api_user()
-    booking = svc.run_atomically(lambda: svc.book_slot(
+    # the answer is made inside the transaction, from the objects it just wrote: after the commit
+    # they would all be read again (seven statements for nothing)
+    answer = svc.run_atomically(lambda: booking_json(svc.book_slot(
         actor=actor, slot_id=body.slot_id, case_ref=body.case_ref, question=body.question,
-        participants=body.participants))
-    return jsonify(booking_json(booking)), 201
+        participants=body.participants)))
+    return jsonify(answer), 201
 
 
 @api_route("/bookings", summary="The caller's bookings (mine=1) or those in series the caller hosts (hosted=1)",

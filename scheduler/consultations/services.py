@@ -33,6 +33,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import lazyload
 
 from ..core import recurrence
 from ..core.db import utcnow
@@ -367,11 +368,34 @@ def resolve_slot(slot_id: str, *, lock: bool = False) -> SlotView:
 def lock_series(series_id: int, *, share: bool = False) -> ConsultationSeries | None:
     """The series row locked (FOR SHARE: bookings; FOR UPDATE: a host changing an occurrence),
     with its occurrence changes read after the lock."""
-    # populate_existing reloads the series and its eager (selectin) changes after the lock is held
-    return lock_for_share(ConsultationSeries, series_id) if share else lock_for_update(ConsultationSeries, series_id)
+    # populate_existing reloads the series and its eager (selectin) changes after the lock is held.
+    # A booking needs not the consultants (and their roles and units: three statements): they load
+    # on first use instead.
+    if share:
+        return lock_for_share(ConsultationSeries, series_id, options=(lazyload(ConsultationSeries.consultants),))
+    return lock_for_update(ConsultationSeries, series_id)
 
 
 # --- slot counters: the only writes to `booked` ----------------------------------------------------
+
+def _claim_place(series: ConsultationSeries, start_dt: datetime, end_dt: datetime) -> int:
+    """Take one place in the slot, creating its row on the first booking: one conditional upsert
+    (INSERT … ON CONFLICT DO UPDATE … WHERE booked < capacity RETURNING id). No row back means the
+    slot is full: the guard is the statement itself, as in _take_place."""
+    dialect = db.session.get_bind().dialect.name
+    ins_mod = postgresql if dialect == "postgresql" else sqlite
+    ins = ins_mod.insert(ConsultationSlot).values(
+        series_id=series.id, start_dt=start_dt, end_dt=end_dt, capacity=series.capacity, booked=1)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["series_id", "start_dt"],
+        set_={"booked": ConsultationSlot.booked + 1},
+        where=ConsultationSlot.booked < ConsultationSlot.capacity,
+    ).returning(ConsultationSlot.id)
+    row_id = db.session.execute(stmt, execution_options={"synchronize_session": False}).scalar()
+    if row_id is None:
+        raise Conflict(_full_message(), fields={"slot_id": _full_message()})
+    return row_id
+
 
 def _slot_row_id(series: ConsultationSeries, start_dt: datetime, end_dt: datetime) -> int:
     """Get-or-create the slot row under its unique constraint (a write first: see the module doc)."""
@@ -464,8 +488,7 @@ def book_slot(*, actor: User, slot_id: str, case_ref: str, question: str, partic
     if not can_book(actor, series):
         raise Forbidden(str(_l("Your unit cannot book these consultation hours.")))
     _check_window(series, sv.start_dt, now)
-    row_id = _slot_row_id(series, sv.start_dt, sv.end_dt)
-    _take_place(row_id)
+    row_id = _claim_place(series, sv.start_dt, sv.end_dt)
     booking = Booking(slot_id=row_id, series=series, booker=actor, start_dt=sv.start_dt, end_dt=sv.end_dt,
                       case_ref=case_ref, question=question, participants=people, status=BookingStatus.CONFIRMED)
     db.session.add(booking)

@@ -98,12 +98,13 @@ def lock_for_update(model: type[T], row_id: int, *, key_share: bool = True) -> T
     ).unique().scalar_one_or_none()
 
 
-def lock_for_share(model: type[T], row_id: int) -> T | None:
-    """SELECT … FOR SHARE: many readers together, but none while someone holds it FOR UPDATE."""
+def lock_for_share(model: type[T], row_id: int, *, options: Iterable = ()) -> T | None:
+    """SELECT … FOR SHARE: many readers together, but none while someone holds it FOR UPDATE.
+    `options`: loader options, e.g. to leave an eager relationship the caller needs not unloaded."""
     begin_write()
     return db.session.execute(
         select(model).where(model.id == row_id).with_for_update(read=True, of=model)  # type: ignore[attr-defined]
-        .execution_options(populate_existing=True)
+        .options(*options).execution_options(populate_existing=True)
     ).unique().scalar_one_or_none()
 
 
