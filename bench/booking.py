@@ -120,7 +120,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         if kind == "gunicorn":
             app_spec = "scheduler:create_app()" if target == "app" else "bench.bare_app:app"
-            cmd = [str(BIN / "gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{self.port}", "-q", app_spec]
+            cmd = [str(BIN / "gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", app_spec]
         elif target == "app":
             cmd = [sys.executable, "-c", "from scheduler import create_app; "
                    f"create_app().run(host='127.0.0.1', port={self.port}, threaded=True)"]
