@@ -184,7 +184,7 @@ def statements_per_booking(env: dict, token: str, slot: str) -> int:
     return count
 
 
-def delivery_latency(env: dict, base: str, token: str, slots: list[str], n: int) -> list[float]:
+def delivery_latency(env: dict, base: str, token: str, slots: list[str], n: int, pace: float) -> list[float]:
     from aiosmtpd.controller import Controller
 
     received: dict[str, float] = {}
@@ -214,7 +214,7 @@ def delivery_latency(env: dict, base: str, token: str, slots: list[str], n: int)
                        headers={"Authorization": f"Bearer {token}"}, timeout=60)
             r.raise_for_status()
             sent[str(r.json()["id"])] = time.perf_counter()
-            time.sleep(0.05)
+            time.sleep(pace)  # one booking at a time, as people make them: hand-off, not throughput
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not set(sent) <= set(received):
             time.sleep(0.2)
@@ -231,6 +231,7 @@ def main() -> None:
     ap.add_argument("--per-client", type=int, default=40)
     ap.add_argument("--deliveries", type=int, default=100)
     ap.add_argument("--servers", default="dev,gunicorn")
+    ap.add_argument("--pace", type=float, default=0.5, help="seconds between the delivery bench's bookings")
     args = ap.parse_args()
     servers = [s for s in args.servers.split(",") if s]
     need = args.clients * args.per_client * len(servers) + args.deliveries + 50
@@ -277,7 +278,7 @@ def main() -> None:
         print(f"  SQL statements per API booking: {statements_per_booking(env, tokens[1], slot_pool.pop(0))}")
         app_srv = Server("dev", "app", env)
         try:
-            lat = delivery_latency(env, app_srv.base, tokens[0], slot_pool, args.deliveries)
+            lat = delivery_latency(env, app_srv.base, tokens[0], slot_pool, args.deliveries, args.pace)
         finally:
             app_srv.stop()
         if lat:
