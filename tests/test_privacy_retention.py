@@ -286,3 +286,21 @@ def test_retention_settings_are_read_from_the_environment(tmp_path):
     assert (cfg["CASE_RETENTION_DAYS"], cfg["OUTBOX_RETENTION_DAYS"], cfg["ACCESS_LOG_RETENTION_DAYS"]) == (90, 7, 1826)
     with pytest.raises(ConfigError, match="CASE_RETENTION_DAYS"):
         load_config(str(tmp_path), {"CASE_RETENTION_DAYS": "0"})
+
+
+def test_a_cancelled_sessions_reason_goes_with_the_cases_content(app, db, panel, people):
+    """The reason a secretary typed when cancelling a session may name a case: it is erased
+    CASE_RETENTION_DAYS after the session's time, not a day earlier; the cancellation stays."""
+    from scheduler.core.timefmt import to_local
+    from scheduler.panels import services as ps
+
+    session = panel.sessions[1]
+    ps.cancel_session(session, actor=people["secretary"], reason=f"Sairastapaus {CANARY}", now=NOW)
+    db.session.commit()
+    last_day = to_local(session.end_dt).date() + timedelta(days=app.config["CASE_RETENTION_DAYS"])
+    assert run(last_day - timedelta(days=1)).get("session_reasons", 0) == 0
+    assert CANARY in db.session.get(type(session), session.id).cancel_reason
+    assert run(last_day + timedelta(days=1))["session_reasons"] == 1
+    kept = db.session.get(type(session), session.id)
+    assert kept.cancel_reason == "" and kept.status == "cancelled"
+    assert scan_for(db, CANARY) == []

@@ -18,11 +18,12 @@ from ..delivery.models import OutboxMessage
 from ..delivery.retention import forget_invitations
 from ..extensions import db
 from ..jobs.retention import cutoff, setting
-from .models import PanelCase, PanelCaseEvent, PanelConflict, PanelStatement, age_band
+from .models import PanelCase, PanelCaseEvent, PanelConflict, PanelSession, PanelStatement, age_band
 
 CLOSED_STATUSES = ("handled", "withdrawn", "declined")
 ERASURE_NOTICE_DAYS = 14
-LABELS = {"erasure_notices": "erasure notices queued", "panel_cases": "panel cases erased"}
+LABELS = {"erasure_notices": "erasure notices queued", "panel_cases": "panel cases erased",
+          "session_reasons": "session cancel reasons erased"}
 
 
 def retention_step(as_of: date, now: datetime) -> dict[str, int]:
@@ -33,7 +34,17 @@ def retention_step(as_of: date, now: datetime) -> dict[str, int]:
         erase_on=lambda closed: to_local(closed).date() + timedelta(days=days))
     erased = erase_cases(due, now=now)
     forget_invitations([f"panel-case:{i}" for i in due])
-    return {"erasure_notices": notices, "panel_cases": erased}
+    return {"erasure_notices": notices, "panel_cases": erased,
+            "session_reasons": erase_session_reasons(ended_before=cutoff(as_of, days))}
+
+
+def erase_session_reasons(*, ended_before: datetime) -> int:
+    """A cancelled session's reason is free text a secretary typed (it may name a case): it goes
+    CASE_RETENTION_DAYS after the session's time, like the cases' content."""
+    return db.session.execute(
+        update(PanelSession).where(PanelSession.status == "cancelled", PanelSession.cancel_reason != "",
+                                   PanelSession.end_dt < ended_before)
+        .values(cancel_reason="").execution_options(synchronize_session=False)).rowcount or 0
 
 
 def closed_cases(*, closed_before: datetime) -> list[tuple[int, str, datetime]]:
