@@ -12,7 +12,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..core.db import utcnow
-from ..core.errors import DomainError, Forbidden, NotFound
+from ..core.errors import NotFound
+from ..core.forms import FORM_REFUSALS, apply_errors, choices
 from ..core.nav import NavItem, add_nav
 from ..core.timefmt import parse_date, parse_time, to_local
 from ..core.views import safe_next
@@ -26,7 +27,6 @@ from .forms import (
     MoveOccurrenceForm,
     SeriesForm,
     SlotFilterForm,
-    choices,
 )
 from .models import ConsultationSeries
 from .slots import build_rrule, describe_rrule, find_occurrence, parse_slot_key, slot_key
@@ -102,19 +102,6 @@ def teams_note(modality: str, join_url: str | None) -> str | None:
     return str(_l("The host sends the Teams link before the consultation."))
 
 
-def _apply_errors(form, exc: DomainError, aliases: dict[str, str] | None = None) -> dict[str, str]:
-    """Put a service's field errors on the form's fields; return those the form has no field for."""
-    rest = {}
-    for name, message in exc.fields.items():
-        name = (aliases or {}).get(name, name)
-        field = getattr(form, name, None) if form is not None else None
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*list(field.errors or []), message]
-        else:
-            rest[name] = message
-    return rest
-
-
 def _today() -> date:
     return to_local(utcnow()).date()
 
@@ -144,8 +131,8 @@ def find():
                              bookable_only=True)
         try:
             slots = svc.list_slots(actor=current_user, flt=flt)
-        except DomainError as exc:
-            _apply_errors(form, exc, {"to": "date_to", "from": "date_from"})
+        except FORM_REFUSALS as exc:
+            apply_errors(form, exc, {"to": "date_to", "from": "date_from"})
             slots, status = [], 422
         free = [s for s in slots if not s.is_full]
         full = [s for s in slots if s.is_full]
@@ -161,10 +148,7 @@ def find():
 @bp.route("/book/<slot_id>", methods=["GET", "POST"])
 @login_required
 def book(slot_id: str):
-    try:
-        sv = svc.resolve_slot(slot_id)
-    except NotFound:
-        abort(404)
+    sv = svc.resolve_slot(slot_id)
     if not svc.can_book(current_user, sv.series):
         abort(403)
     form = BookingForm()
@@ -177,8 +161,8 @@ def book(slot_id: str):
                 booking = svc.run_atomically(lambda: svc.book_slot(
                     actor=current_user, slot_id=slot_id, case_ref=form.case_ref.data, question=form.question.data,
                     participants=form.participants.data))
-            except DomainError as exc:
-                summary_fields = _apply_errors(form, exc)
+            except FORM_REFUSALS as exc:
+                summary_fields = apply_errors(form, exc)
                 message = exc.message
                 status = exc.status
             else:
@@ -200,17 +184,10 @@ def mine():
     return render_template("consultations/mine.html", upcoming=upcoming, past=past)
 
 
-def _booking_or_404(booking_id: int):
-    try:
-        return svc.get_booking(actor=current_user, booking_id=booking_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
-    booking = _booking_or_404(booking_id)
+    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
     return render_template("consultations/booking.html", booking=booking, cancel_form=CancelForm(),
                            note=teams_note(booking.series.modality, booking.join_url),
                            is_booker=booking.booker_id == current_user.id, now=utcnow())
@@ -219,16 +196,16 @@ def booking_detail(booking_id: int):
 @bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
 @login_required
 def cancel(booking_id: int):
-    booking = _booking_or_404(booking_id)
+    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
     form = CancelForm()
     is_booker = booking.booker_id == current_user.id
     if form.validate_on_submit():
         try:
             svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
                                                           reason=form.reason.data or ""))
-        except DomainError as exc:
-            rest = _apply_errors(form, exc)
-            booking = _booking_or_404(booking_id)
+        except FORM_REFUSALS as exc:
+            rest = apply_errors(form, exc)
+            booking = svc.get_booking(actor=current_user, booking_id=booking_id)
             return render_template("consultations/booking.html", booking=booking, cancel_form=form,
                                    message=exc.message, summary_fields=rest, is_booker=is_booker, now=utcnow(),
                                    note=teams_note(booking.series.modality, booking.join_url)), exc.status
@@ -241,7 +218,7 @@ def cancel(booking_id: int):
 @bp.route("/bookings/<int:booking_id>/reschedule", methods=["GET", "POST"])
 @login_required
 def reschedule(booking_id: int):
-    booking = _booking_or_404(booking_id)
+    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
     if booking.booker_id != current_user.id or booking.status != "confirmed":
         abort(403)
     message, status = None, 200
@@ -251,9 +228,9 @@ def reschedule(booking_id: int):
             try:
                 svc.run_atomically(lambda: svc.reschedule_booking(actor=current_user, booking_id=booking_id,
                                                                   slot_id=request.form.get("slot_id", "")))
-            except DomainError as exc:
+            except (*FORM_REFUSALS, NotFound) as exc:  # a time that is gone is said on the page
                 message, status = exc.message, exc.status
-                booking = _booking_or_404(booking_id)
+                booking = svc.get_booking(actor=current_user, booking_id=booking_id)
             else:
                 flash(_l("The consultation was moved. The others get an updated invitation."), "success")
                 return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
@@ -322,8 +299,8 @@ def new_series():
                 consultants=list(picked.values()) or None, description=form.description.data or "")
             try:
                 series = svc.run_atomically(lambda: svc.create_series(actor=current_user, data=data))
-            except DomainError as exc:
-                rest = _apply_errors(form, exc, {"first_start": "first_date", "rrule": "recurrence"})
+            except FORM_REFUSALS as exc:
+                rest = apply_errors(form, exc, {"first_start": "first_date", "rrule": "recurrence"})
                 message, status = exc.message, exc.status
             else:
                 flash(_l("The consultation hours are published."), "success")
@@ -395,9 +372,9 @@ def occurrence(series_id: int, key: str):
                 flash(_l("The time was moved. Bookings moved: %(n)d.", n=len(affected)), "success")
                 return redirect(url_for("consultations.series_detail", series_id=series.id))
             status = 422
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             form = cancel_form if action == "cancel" else move_form
-            rest = _apply_errors(form, exc, {"new_start": "new_date"})
+            rest = apply_errors(form, exc, {"new_start": "new_date"})
             message, status = exc.message, exc.status
             series = _hosted_or_404(series_id)
             occ = _occurrence_or_404(series, key)
@@ -405,11 +382,6 @@ def occurrence(series_id: int, key: str):
     return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
                            cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
                            key=key, show_case=svc.is_host(current_user, series, admin=False)), status
-
-
-@bp.errorhandler(Forbidden)
-def forbidden(exc):
-    return render_template("core/error.html", status=403, message=exc.message), 403
 
 
 __all__ = ["bp", "init_views", "safe_next"]

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from ..core.errors import DomainError, NotFound
+from ..core.forms import FORM_REFUSALS, MAX_DB_INT, apply_errors, choices, ids, refused
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
 from ..core.timefmt import format_range, parse_date, parse_time, to_local
@@ -26,14 +26,15 @@ from .forms import (
     PanelForm,
     ScheduleForm,
     StatementForm,
-    apply_errors,
-    choice_list,
     expertise_choices,
     expertise_names,
 )
 from .models import EVENT_LABELS, PanelCase, PanelSession
 
 bp = Blueprint("panels", __name__, url_prefix="/panels")
+
+MAX_PAGE = 100_000  # a page number beyond any list; larger ones would overflow the query's OFFSET
+MIN_YEAR, MAX_YEAR = 2000, 2999
 
 
 def register_nav(app) -> None:
@@ -55,12 +56,6 @@ def panel_globals():
     return {"event_labels": EVENT_LABELS}
 
 
-def _fail(exc: DomainError, endpoint: str, **kw):
-    db.session.rollback()
-    flash(exc.message + "".join(f" {v}" for v in exc.fields.values()), "error")
-    return redirect(url_for(endpoint, **kw))
-
-
 def _session_label(s: PanelSession) -> str:
     return f"{format_range(s.start_dt, s.end_dt)} ({s.status_label})"
 
@@ -77,7 +72,7 @@ def index():
 def _case_form(panel, case: PanelCase | None = None) -> CaseForm:
     form = CaseForm(obj=case) if case is not None and request.method == "GET" else CaseForm()
     form.expertise.choices = expertise_choices()
-    form.preferred_session_id.choices = choice_list([("", _l("No preference"))] + [
+    form.preferred_session_id.choices = choices([("", _l("No preference"))] + [
         (str(s.id), _session_label(s)) for s in services.open_sessions(panel, for_submission=True)])
     if case is not None and request.method == "GET":
         form.expertise.data = case.expertise_codes
@@ -98,7 +93,7 @@ def _case_values(form: CaseForm) -> dict:
 @bp.route("/<int:panel_id>/cases/new", methods=["GET", "POST"])
 @roles_required("social_worker")
 def new_case(panel_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
+    panel = services.get_panel(panel_id)
     form = _case_form(panel)
     message = None
     if form.validate_on_submit():
@@ -106,7 +101,7 @@ def new_case(panel_id: int):
             case = cases.submit_case(actor=current_user, panel_id=panel.id, **_case_values(form))
             services.log_case_read(case, current_user, via="page")
             db.session.commit()
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc)
@@ -115,14 +110,6 @@ def new_case(panel_id: int):
             return redirect(url_for("panels.case_detail", case_id=case.id))
     status = 422 if (form.errors or message) else 200
     return render_template("panels/case_form.html", form=form, panel=panel, case=None, message=message), status
-
-
-def _exists(panel_id: int) -> bool:
-    try:
-        services.get_panel(panel_id)
-    except NotFound:
-        return False
-    return True
 
 
 @bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
@@ -138,7 +125,7 @@ def edit_case(case_id: int):
         try:
             cases.update_case(case, actor=current_user, **_case_values(form))
             db.session.commit()
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc)
@@ -152,24 +139,15 @@ def edit_case(case_id: int):
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw_case(case_id: int):
-    case = services.get_case(case_id)
-    try:
-        cases.withdraw_case(case, actor=current_user)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+    cases.withdraw_case(services.get_case(case_id), actor=current_user)
+    db.session.commit()
     flash(_l("The case was withdrawn."), "success")
     return redirect(url_for("panels.index"))
 
 
 def _read(case_id: int) -> PanelCase:
     """The case for the current user, logging the read; 403/404 otherwise."""
-    try:
-        case = services.read_case(case_id, actor=current_user, via="page")
-    except NotFound:
-        abort(404)
-    except DomainError:
-        abort(403)
+    case = services.read_case(case_id, actor=current_user, via="page")
     db.session.commit()
     return case
 
@@ -182,8 +160,8 @@ def case_detail(case_id: int):
     if ctx["is_secretary"]:
         ctx["suggestions"] = cases.suggest_experts(case)
         form = ScheduleForm()
-        form.session_id.choices = choice_list((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
-        form.experts.choices = choice_list((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
+        form.session_id.choices = choices((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
+        form.experts.choices = choices((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
         if case.session_id:
             form.session_id.data = str(case.session_id)
         elif case.preferred_session_id:
@@ -210,25 +188,17 @@ def secretary():
 
 
 def _secretary_case(case_id: int) -> PanelCase:
-    case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
+    case = services.get_case(case_id)
     if not case.panel.is_secretary(current_user):
         abort(403)
     return case
 
 
-def _case_exists(case_id: int) -> bool:
-    return db.session.get(PanelCase, case_id) is not None
-
-
 @bp.route("/cases/<int:case_id>/accept", methods=["POST"])
 @roles_required("secretary")
 def accept_case(case_id: int):
-    case = _secretary_case(case_id)
-    try:
-        cases.accept_case(case, actor=current_user)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+    cases.accept_case(_secretary_case(case_id), actor=current_user)
+    db.session.commit()
     flash(_l("The case was accepted. Put it on a session's agenda."), "success")
     return redirect(url_for("panels.case_detail", case_id=case_id))
 
@@ -239,12 +209,9 @@ def return_case(case_id: int):
     case = _secretary_case(case_id)
     form = MessageForm()
     if not form.validate_on_submit():
-        abort(400)
-    try:
-        cases.return_case(case, actor=current_user, message=form.message.data or "")
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form)
+    cases.return_case(case, actor=current_user, message=form.message.data or "")
+    db.session.commit()
     flash(_l("The case was returned to the submitter for completion."), "success")
     return redirect(url_for("panels.secretary"))
 
@@ -255,12 +222,9 @@ def decline_case(case_id: int):
     case = _secretary_case(case_id)
     form = MessageForm()
     if not form.validate_on_submit():
-        abort(400)
-    try:
-        cases.decline_case(case, actor=current_user, message=form.message.data or "")
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form)
+    cases.decline_case(case, actor=current_user, message=form.message.data or "")
+    db.session.commit()
     flash(_l("The case was declined."), "success")
     return redirect(url_for("panels.secretary"))
 
@@ -270,16 +234,12 @@ def decline_case(case_id: int):
 def schedule_case(case_id: int):
     case = _secretary_case(case_id)
     form = ScheduleForm()
-    form.session_id.choices = choice_list((str(s.id), "") for s in services.open_sessions(case.panel))
+    form.session_id.choices = choices((str(s.id), "") for s in services.open_sessions(case.panel))
     if not form.validate_on_submit():
-        flash(_l("Choose a session."), "error")
-        return redirect(url_for("panels.case_detail", case_id=case_id))
-    try:
-        cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
-                               experts=[int(x) for x in form.experts.data or []])
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form, _l("Choose a session."))
+    cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
+                        experts=ids(form.experts.data, "experts"))
+    db.session.commit()
     flash(_l("The case is on the agenda at %(time)s.", time=format_range(case.start_dt, case.end_dt)), "success")
     return redirect(url_for("panels.session_detail", session_id=case.session_id))
 
@@ -289,11 +249,8 @@ def schedule_case(case_id: int):
 def unschedule_case(case_id: int):
     case = _secretary_case(case_id)
     session_id = case.session_id
-    try:
-        cases.unschedule_case(case, actor=current_user)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+    cases.unschedule_case(case, actor=current_user)
+    db.session.commit()
     flash(_l("The case was taken off the agenda and waits for another session."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -304,13 +261,9 @@ def case_minutes(case_id: int):
     case = _secretary_case(case_id)
     form = MinutesForm()
     if not form.validate_on_submit():
-        flash(_l("A case takes 5–600 minutes."), "error")
-        return redirect(url_for("panels.case_detail", case_id=case_id))
-    try:
-        cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form, _l("A case takes 5–600 minutes."))
+    cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data)
+    db.session.commit()
     flash(_l("The case's length was changed."), "success")
     return redirect(url_for("panels.case_detail", case_id=case_id))
 
@@ -321,25 +274,19 @@ def move_case(case_id: int, direction: str):
     case = _secretary_case(case_id)
     if direction not in ("up", "down"):
         abort(404)
-    try:
-        cases.move_on_agenda(case, actor=current_user, direction=direction)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=case.session_id)
+    cases.move_on_agenda(case, actor=current_user, direction=direction)
+    db.session.commit()
     return redirect(url_for("panels.session_detail", session_id=case.session_id) + f"#case-{case.id}")
 
 
 @bp.route("/cases/<int:case_id>/conflict", methods=["POST"])
 @roles_required("expert")
 def declare_conflict(case_id: int):
-    case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
+    case = services.get_case(case_id)
     if not (any(e.id == current_user.id for e in case.experts) or case.panel.expert_for(current_user)):
         abort(404)
-    try:
-        cases.declare_conflict(case, actor=current_user)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.expert_sessions")
+    cases.declare_conflict(case, actor=current_user)
+    db.session.commit()
     flash(_l("Your conflict of interest was recorded. You were taken off the case and the secretary sees it."), "success")
     return redirect(url_for("panels.expert_sessions"))
 
@@ -364,7 +311,7 @@ def statement(case_id: int):
                                       responsible_services=form.responsible_services.data or "",
                                       follow_up=form.follow_up.data or None)
             db.session.commit()
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc)
@@ -380,10 +327,7 @@ def statement(case_id: int):
 # --- sessions ----------------------------------------------------------------------------------
 
 def _session(session_id: int) -> PanelSession:
-    s = db.session.get(PanelSession, session_id)
-    if s is None:
-        abort(404)
-    return s
+    return db.get_or_404(PanelSession, session_id)
 
 
 @bp.route("/sessions/<int:session_id>")
@@ -415,12 +359,8 @@ def session_detail(session_id: int):
 @bp.route("/sessions/<int:session_id>/publish", methods=["POST"])
 @roles_required("secretary")
 def publish_session(session_id: int):
-    session = _session(session_id)
-    try:
-        services.publish_agenda(session, actor=current_user)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=session_id)
+    services.publish_agenda(_session(session_id), actor=current_user)
+    db.session.commit()
     flash(_l("The agenda was published and the invitations are on their way."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -438,11 +378,8 @@ def move_session(session_id: int):
         except ValueError:
             flash(_l("Write the date as d.m.yyyy and the times as 12.30."), "error")
             return redirect(url_for("panels.session_detail", session_id=session_id))
-        try:
-            services.move_session(session, actor=current_user, start=start, end=end)
-            db.session.commit()
-        except DomainError as exc:
-            return _fail(exc, "panels.session_detail", session_id=session_id)
+        services.move_session(session, actor=current_user, start=start, end=end)
+        db.session.commit()
         flash(_l("The session was moved."), "success")
     else:
         flash(_l("Write the date as d.m.yyyy and the times as 12.30."), "error")
@@ -455,12 +392,9 @@ def cancel_session(session_id: int):
     session = _session(session_id)
     form = CancelSessionForm()
     if not form.validate_on_submit():
-        abort(400)
-    try:
-        services.cancel_session(session, actor=current_user, reason=form.reason.data or "")
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=session_id)
+        raise refused(form)
+    services.cancel_session(session, actor=current_user, reason=form.reason.data or "")
+    db.session.commit()
     flash(_l("The session was cancelled. Its cases moved to the next session and their submitters were told."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -470,11 +404,8 @@ def cancel_session(session_id: int):
 def mark_held(session_id: int):
     session = _session(session_id)
     held = request.form.get("held") == "1"
-    try:
-        services.mark_held(session, actor=current_user, held=held)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=session_id)
+    services.mark_held(session, actor=current_user, held=held)
+    db.session.commit()
     flash(_l("The session was marked held.") if held else _l("The session was marked not held; its cases moved to the next session."),
           "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
@@ -509,6 +440,8 @@ def figures():
         year = int(request.args.get("year") or to_local(datetime.now(UTC)).year)
     except ValueError:
         abort(400)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        abort(404)  # no figures before the service or after the calendar's end
     panel_id = request.args.get("panel", type=int)
     chosen = [p for p in panels if p.id == panel_id] or panels
     data = figures_mod.compute(chosen, year=year)
@@ -590,7 +523,7 @@ def admin_new_panel():
         try:
             panel = panel_admin.create_panel(actor=current_user, **_panel_values(form))
             db.session.commit()
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc, _PANEL_ALIASES)
@@ -604,7 +537,7 @@ def admin_new_panel():
 @bp.route("/admin/<int:panel_id>", methods=["GET", "POST"])
 @roles_required("admin")
 def admin_panel(panel_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
+    panel = services.get_panel(panel_id)
     form = _panel_form(panel)
     expert_form = ExpertForm()
     expert_form.expertise.choices = expertise_choices()
@@ -613,7 +546,7 @@ def admin_panel(panel_id: int):
         try:
             panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data), **_panel_values(form))
             db.session.commit()
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc, _PANEL_ALIASES)
@@ -628,33 +561,23 @@ def admin_panel(panel_id: int):
 @bp.route("/admin/<int:panel_id>/experts", methods=["POST"])
 @roles_required("admin")
 def admin_set_expert(panel_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
+    panel = services.get_panel(panel_id)
     form = ExpertForm()
     form.expertise.choices = expertise_choices()
     if not form.validate_on_submit():
-        flash(_l("Enter the expert's e-mail address."), "error")
-        return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
-    try:
-        panel_admin.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
-                            organisation=form.organisation.data or "", languages=form.languages.data or ["fi"])
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message + "".join(f" {v}" for v in exc.fields.values()), "error")
-    else:
-        flash(_l("The expert pool was updated."), "success")
+        raise refused(form, _l("Enter the expert's e-mail address."))
+    panel_admin.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
+                           organisation=form.organisation.data or "", languages=form.languages.data or ["fi"])
+    db.session.commit()
+    flash(_l("The expert pool was updated."), "success")
     return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
 
 
 @bp.route("/admin/<int:panel_id>/experts/<int:expert_id>/remove", methods=["POST"])
 @roles_required("admin")
 def admin_remove_expert(panel_id: int, expert_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
-    try:
-        panel_admin.remove_expert(panel, actor=current_user, expert_id=expert_id)
-        db.session.commit()
-    except DomainError as exc:
-        return _fail(exc, "panels.admin_panel", panel_id=panel_id)
+    panel_admin.remove_expert(services.get_panel(panel_id), actor=current_user, expert_id=expert_id)
+    db.session.commit()
     flash(_l("The expert was removed from the pool."), "success")
     return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
 
@@ -662,8 +585,10 @@ def admin_remove_expert(panel_id: int, expert_id: int):
 @bp.route("/admin/read-log")
 @roles_required("admin")
 def read_log():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     case_id = request.args.get("case", type=int)
+    if case_id is not None and not 0 < case_id <= MAX_DB_INT:
+        case_id = 0  # no such case: an empty log, not an overflowing query
     rows = services.case_reads(limit=101, offset=(page - 1) * 100, case_id=case_id)
     return render_template("panels/read_log.html", rows=rows[:100], page=page, has_more=len(rows) > 100,
                            case_id=case_id)
