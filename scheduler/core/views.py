@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
 from .errors import DomainError, Forbidden, NotFound
+from .hygiene import text_problem
 from .i18n import LANGUAGE_CHOICES
 from .nav import nav_for_current_user
 
@@ -148,9 +149,26 @@ def domain_error_answer(exc: DomainError):
     return render_template("core/error.html", status=exc.status, message=exc.message), exc.status
 
 
+def refuse_unprintable_address():
+    """A page address whose parts (path or query) hold a NUL, a control character or a broken
+    character is a 400 before any view runs: no query is sent with it (PostgreSQL refuses a NUL
+    even in a WHERE clause). The API checks its own input."""
+    if request.path.startswith("/api/"):
+        return None
+    parts = [*(v for v in (request.view_args or {}).values() if isinstance(v, str))]
+    for key, values in request.args.lists():
+        parts.append(key)
+        parts.extend(values)
+    if any(text_problem(p) for p in parts):
+        return render_error(400, str(_l("The request could not be understood.")))
+    return None
+
+
 def register_errors(app, *, outside_faults: tuple[type[BaseException], ...] = ()) -> None:
     """Every error answer of the app. `outside_faults`: exceptions of the outside world (Microsoft,
     the mail server, the network) that reach a request: 503 with a message, never a 500."""
+
+    app.before_request(refuse_unprintable_address)
 
     app.register_error_handler(DomainError, domain_error_answer)
 
