@@ -125,6 +125,9 @@ def _register_errors(app: Flask) -> None:
 
     from .core.views import register_errors
     from .delivery.microsoft import GraphError, GraphTokenError
+    from .delivery.outbox import RetryLater
 
+    # The outside world failing during a request (Microsoft's identity platform or Graph, the mail
+    # server, the network): a "not answering right now" page (503), never a 500.
     register_errors(app, outside_faults=(GraphError, GraphTokenError, MsalError, requests.RequestException,
-                                         smtplib.SMTPException))
+                                         smtplib.SMTPException, RetryLater, ConnectionError, TimeoutError))
