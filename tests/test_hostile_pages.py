@@ -344,3 +344,35 @@ def test_every_reachable_form_refuses_hostile_values(app, demo, db, role):
             before = after
     assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
     assert posted >= 5  # the role really had forms to post
+
+
+# --- 4. the sign-in page, for anyone ---------------------------------------------------------------
+
+SIGN_IN_EMAILS = ["a" * 100_000 + "@example.fi", "b" * 300 + "@example.fi", "c" * 246 + "@demo.fi", "nul\x00@demo.fi",
+                  "esc\x1b@demo.fi", "sur\ud800@demo.fi", "", " ", "not an address", "admin@demo.fi"]
+SIGN_IN_PASSWORDS = ["x" * 100_000, "wrong\x00", "wrong\ud800", "", "wrong"]
+
+
+def test_nothing_typed_on_the_sign_in_page_gives_a_server_error(app, demo, db):
+    from scheduler.people.models import LoginThrottle
+
+    client = app.test_client()
+    token = csrf_token(client, "/sign-in")
+    failures = {}
+    pairs = [(e, "wrong") for e in SIGN_IN_EMAILS] + [("admin@demo.fi", p) for p in SIGN_IN_PASSWORDS]
+    pairs += [(e, p) for e, p in zip(SIGN_IN_EMAILS, reversed(SIGN_IN_PASSWORDS), strict=False)]
+    for email, password in pairs:
+        body, ctype = _encode([("csrf_token", token), ("email", email), ("password", password)], multipart=False)
+        resp = client.post("/sign-in", data=body, content_type=ctype)
+        if resp.status_code >= 500 or resp.status_code == 302:
+            failures[f"{email[:20]!r} / {password[:10]!r}"] = resp.status_code
+    assert failures == {}
+    for nxt in ("%00", "%ED%A0%80", "//evil.example", "https://evil.example/", "/\\evil", "y" * 5000):
+        assert client.get(f"/sign-in?next={nxt}").status_code < 500
+    # repeated and missing fields
+    for data in ([("csrf_token", token), ("email", "a@demo.fi"), ("email", "b@demo.fi")], [("csrf_token", token)]):
+        body, ctype = _encode(data, multipart=False)
+        assert client.post("/sign-in", data=body, content_type=ctype).status_code < 500
+    # only addresses that fit the form reached the throttle, and none of the broken ones
+    keys = db.session.scalars(select(LoginThrottle.key)).all()
+    assert keys and all(len(k) <= 300 and "\x00" not in k and "\x1b" not in k for k in keys)
