@@ -37,11 +37,13 @@ run: install
 
 lint:
 	$(BIN)/ruff check scheduler tests app.py scripts $(wildcard bench)
+	$(BIN)/lint-imports
 
 test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install-test
+	$(BIN)/pip install -e '.[prod]'
 	$(BIN)/python bench/run.py
 
 clean:

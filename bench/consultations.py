@@ -28,13 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BOOKER_PASSWORD = "bench booker password 2027"
 
 
 def _app(database: str, instance: str):
     os.environ["INSTANCE_PATH"] = instance
     from scheduler import create_app
 
-    config = {"SQLALCHEMY_DATABASE_URI": database, "BASE_URL": "http://127.0.0.1:5000"}
+    config = {"SQLALCHEMY_DATABASE_URI": database, "BASE_URL": "http://127.0.0.1:5000", "WTF_CSRF_ENABLED": False}
     if database.startswith("postgresql"):
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     return create_app(config)
@@ -60,7 +61,8 @@ def seed(app, weeks: int, past_bookings: int) -> tuple[int, str]:
         kinds = [("LANU-B", "lanu"), ("PAIHDE-B", "substance"), ("LS-B", "child_welfare")]
         for code, kind in kinds:
             create_unit(code=code, name_fi=f"Yksikkö {code}", name_sv=f"Enhet {code}", name_en=f"Unit {code}", kind=kind)
-        booker = create_user(email="booker@bench.fi", name="Bench Booker", roles=["social_worker"], unit_codes=["LS-B"])
+        booker = create_user(email="booker@bench.fi", name="Bench Booker", roles=["social_worker"], unit_codes=["LS-B"],
+                             password=BOOKER_PASSWORD)
         hosts = [create_user(email=f"host{i}@bench.fi", name=f"Host {i}", roles=["consultant"], unit_codes=[code])
                  for i, (code, _k) in enumerate(kinds)]
         start_local = to_local(now - timedelta(weeks=60)).replace(tzinfo=None, hour=0, minute=0, second=0,
@@ -155,6 +157,24 @@ def measure(app, booker_id: int, token: str, weeks: int, runs: int) -> None:
         size = len(r.get_data())
     assert r.status_code == 200
 
+    # the booking page as the social worker opens it: signed in, the default four weeks
+    page = app.test_client()
+    r = page.post("/sign-in", data={"email": "booker@bench.fi", "password": BOOKER_PASSWORD})
+    assert r.status_code in (302, 303), r.status_code
+    assert page.get("/consultations/").status_code == 200
+    page_times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        r = page.get("/consultations/")
+        page_times.append((time.perf_counter() - t0) * 1000)
+    assert r.status_code == 200
+    api4_url = f"/api/v1/slots?from={today.isoformat()}&to={(today + timedelta(days=27)).isoformat()}"
+    api4_times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        r = client.get(api4_url, headers=headers)
+        api4_times.append((time.perf_counter() - t0) * 1000)
+
     def stats(xs):
         xs = sorted(xs)
         return statistics.median(xs), xs[max(0, int(round(0.95 * len(xs))) - 1)]
@@ -169,6 +189,10 @@ def measure(app, booker_id: int, token: str, weeks: int, runs: int) -> None:
     print(f"  list_slots, 4 weeks (the booking page's default, {len(short)} slots):  median {sm:7.1f} ms   "
           f"p95 {sp:7.1f} ms")
     print(f"  GET /api/v1/slots:     median {am:7.1f} ms   p95 {ap:7.1f} ms   ({size / 1024:.0f} KiB JSON)")
+    pm, pp = stats(page_times)
+    qm, qp = stats(api4_times)
+    print(f"  the booking page (4 weeks, signed in):  median {pm:7.1f} ms   p95 {pp:7.1f} ms")
+    print(f"  GET /api/v1/slots, 4 weeks:              median {qm:7.1f} ms   p95 {qp:7.1f} ms")
 
 
 def run(name: str, database: str, args) -> None:

@@ -14,8 +14,9 @@ from .extensions import babel, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Each domain package exposes init_app(app): its blueprint, navigation, CLI and signal receivers.
-DOMAINS = ("people", "consultations", "panels", "delivery", "feeds")
+# Each package exposes init_app(app): its blueprint, navigation, CLI, jobs, outbox handlers and signal
+# receivers. Delivery first: the domains' notifications register on its outbox.
+DOMAINS = ("delivery", "people", "consultations", "panels", "feeds")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -66,10 +67,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
-
-    from .jobs import init_app as jobs_init
-
-    jobs_init(app)
     return app
 
 
@@ -109,8 +106,10 @@ def _register_blueprints(app: Flask) -> None:
 
     from .api import bp as api_bp
     from .core.views import bp as core_bp
+    from .jobs import init_app as jobs_init
 
     app.register_blueprint(core_bp)
+    jobs_init(app)  # the job list the packages fill
     for name in DOMAINS:
         import_module(f".{name}", __name__).init_app(app)
     app.register_blueprint(api_bp)

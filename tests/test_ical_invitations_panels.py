@@ -44,7 +44,8 @@ def _published(db, panel, people):  # noqa: F811
                      experts=["psykologi@example.fi", "opettaja@example.fi"], now=NOW)
     pc.schedule_case(b, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"], now=NOW)
     db.session.commit()
-    assert db.session.query(OutboxMessage).count() == 0  # nothing goes out before publication
+    deliver_due()
+    assert db.session.query(OutboxMessage).filter_by(kind="email").count() == 0  # nothing goes out before publication
     ps.publish_agenda(session, actor=people["secretary"], now=NOW)
     db.session.commit()
     return session, a, b

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.jobs import JOBS, build_scheduler, register_job, run_scheduler, try_leadership
+from scheduler.jobs import jobs_of, register_job
+from scheduler.jobs.runner import build_scheduler, run_scheduler, try_leadership
 
 
 def test_the_outbox_job_is_registered_first_with_a_fixed_id(app):
-    assert JOBS[0][0] == "outbox-deliver"
+    assert jobs_of(app)[0].id == "outbox-deliver"
     sched = build_scheduler(app)
     job = sched.get_job("outbox-deliver")
     assert job.coalesce is True and job.misfire_grace_time >= 60 and job.max_instances == 1
@@ -25,14 +26,14 @@ def test_the_outbox_job_is_registered_first_with_a_fixed_id(app):
 
 
 def test_register_job_replaces_by_id(app):
-    n = len(JOBS)
-    register_job("test-job", lambda: None, {"trigger": "interval", "seconds": 5})
-    register_job("test-job", lambda: None, {"trigger": "interval", "seconds": 7})
+    n = len(jobs_of(app))
+    register_job(app, "test-job", lambda: None, {"trigger": "interval", "seconds": 5})
+    register_job(app, "test-job", lambda: None, {"trigger": "interval", "seconds": 7})
     try:
-        assert len(JOBS) == n + 1
+        assert len(jobs_of(app)) == n + 1
         assert build_scheduler(app).get_job("test-job").trigger.interval.total_seconds() == 7
     finally:
-        JOBS[:] = [j for j in JOBS if j[0] != "test-job"]
+        app.extensions["jobs"].pop("test-job")
 
 
 def test_scheduler_cli_lists_and_runs_a_job(app, db):
@@ -42,7 +43,7 @@ def test_scheduler_cli_lists_and_runs_a_job(app, db):
     r = runner.invoke(args=["scheduler", "jobs"])
     assert r.exit_code == 0 and "outbox-deliver" in r.output
     seen = []
-    register_handler("test-job-noop", lambda msg: seen.append(msg.id))
+    register_handler(app, "test-job-noop", lambda msg: seen.append(msg.id))
     enqueue("test-job-noop", {})
     db.session.commit()
     r = runner.invoke(args=["scheduler", "run-job", "outbox-deliver"])
@@ -53,7 +54,7 @@ def test_scheduler_cli_lists_and_runs_a_job(app, db):
 
 def test_in_process_scheduler_runs_jobs_and_stops(app):
     fired = threading.Event()
-    register_job("test-tick", fired.set, {"trigger": "interval", "seconds": 1})
+    register_job(app, "test-tick", fired.set, {"trigger": "interval", "seconds": 1})
     stop = threading.Event()
     thread = threading.Thread(target=run_scheduler, args=(app, stop), kwargs={"heartbeat": 0.2, "standby_retry": 0.2})
     try:
@@ -62,7 +63,7 @@ def test_in_process_scheduler_runs_jobs_and_stops(app):
     finally:
         stop.set()
         thread.join(10)
-        JOBS[:] = [j for j in JOBS if j[0] != "test-tick"]
+        app.extensions["jobs"].pop("test-tick")
     assert not thread.is_alive()
 
 
@@ -83,7 +84,8 @@ def test_only_one_process_holds_the_lock(app):
 SCHEDULER_PROCESS = textwrap.dedent("""
     import os, sys, threading, time
     from scheduler import create_app
-    from scheduler.jobs import register_job, run_scheduler
+    from scheduler.jobs import register_job
+    from scheduler.jobs.runner import run_scheduler
     from datetime import datetime, timezone
 
     app = create_app()
@@ -98,8 +100,8 @@ SCHEDULER_PROCESS = textwrap.dedent("""
         with open(out, "a") as fh:
             fh.write(f"tick {os.getpid()}\\n")
 
-    register_job("test-once", once, {"trigger": "date", "run_date": fire_at})
-    register_job("test-tick", tick, {"trigger": "interval", "seconds": 1})
+    register_job(app, "test-once", once, {"trigger": "date", "run_date": fire_at})
+    register_job(app, "test-tick", tick, {"trigger": "interval", "seconds": 1})
     stop = threading.Event()
     import signal
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
@@ -220,7 +222,7 @@ def test_scheduler_run_cli_delivers_the_outbox_and_stops_on_sigterm(app, db, tmp
     try:
         def status():
             db.session.rollback()  # a fresh snapshot: the other process commits the sent mark
-            return db.session.query(OutboxMessage).one().status
+            return db.session.query(OutboxMessage).order_by(OutboxMessage.id).first().status
 
         deadline = time.time() + 40
         # the file is written before the sent mark commits: wait for both, and for both processes
@@ -231,6 +233,16 @@ def test_scheduler_run_cli_delivers_the_outbox_and_stops_on_sigterm(app, db, tmp
             time.sleep(0.2)
         assert len(list(folder.glob("*.eml"))) == 1
         assert status() == "sent"
+
+        # LISTEN/NOTIFY: a message queued now leaves at once, not at the next 30-second poll
+        time.sleep(1)  # past the catch-up run at start
+        queue_email("matti@example.fi", "Kutsu", "Teksti")
+        db.session.commit()
+        queued_at = time.time()
+        while time.time() < queued_at + 10 and len(list(folder.glob("*.eml"))) < 2:
+            time.sleep(0.05)
+        assert len(list(folder.glob("*.eml"))) == 2
+        assert time.time() - queued_at < 5
     finally:
         # both are up (one runs the jobs, one stands by) before they are told to stop
         for p in procs:

@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import select
 
 from scheduler.consultations import services as svc
+from scheduler.consultations.notifications import booking_reminders
 from scheduler.core.timefmt import local_to_utc
 from scheduler.delivery.models import OutboxMessage
-from scheduler.jobs.reminders import send_reminders
 from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
+from scheduler.panels.notifications import panel_reminders
 
 from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
 from .consultations_fixtures import NOW, slot_id
@@ -25,6 +26,11 @@ def _reminders(db, prefix):
     return db.session.execute(
         select(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"{prefix}%")).order_by(OutboxMessage.id)
     ).scalars().all()
+
+
+def send_reminders(now):
+    """Both domains' reminder jobs, as the scheduler runs them."""
+    return {"bookings": booking_reminders(now), **panel_reminders(now)}
 
 
 def at(*args):
@@ -106,6 +112,6 @@ def test_panel_reminders_deadline_and_agenda_warning(app, db, panel, people):  #
 
 
 def test_the_reminders_job_is_registered(app):
-    from scheduler.jobs import JOBS
+    from scheduler.jobs import jobs_of
 
-    assert [j[0] for j in JOBS][:2] == ["outbox-deliver", "reminders"]
+    assert [j.id for j in jobs_of(app)][:3] == ["outbox-deliver", "booking-reminders", "panel-reminders"]

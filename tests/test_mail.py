@@ -29,7 +29,7 @@ def _later(minutes):
 def test_email_is_sent_through_smtp_once_with_a_stable_message_id(smtp_app, smtp_server, db):
     queue_email("maija@example.fi", "Kutsu: konsultaatio", "Hei!\nTervetuloa.", "<p>Hei!</p>")
     db.session.commit()
-    assert deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
+    assert deliver_due() == {"sent": 1, "retry": 0, "failed": 0, "events": 0}
     assert deliver_due()["sent"] == 0
     assert len(smtp_server.received) == 1
     got = smtp_server.received[0]
@@ -46,12 +46,12 @@ def test_smtp_down_then_up_delivers_once(smtp_app, smtp_server, db):
     smtp_server.stop()
     queue_email("maija@example.fi", "Muistutus", "Huomenna klo 13.00.")
     db.session.commit()
-    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 0}
+    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 0, "events": 0}
     msg = _all(db)[0]
     assert msg.status == "queued" and "SMTP server unavailable" in msg.last_error
     assert deliver_due()["retry"] == 0  # waits for its back-off
     smtp_server.start()
-    assert deliver_due(now=_later(2)) == {"sent": 1, "retry": 0, "failed": 0}
+    assert deliver_due(now=_later(2)) == {"sent": 1, "retry": 0, "failed": 0, "events": 0}
     assert deliver_due(now=_later(60))["sent"] == 0
     assert len(smtp_server.received) == 1
     assert _all(db)[0].status == "sent"
@@ -70,7 +70,7 @@ def test_4xx_refusal_is_retried_5xx_fails(smtp_app, smtp_server, db):
     smtp_server.refuse_recipient("nobody@example.fi")
     queue_email("nobody@example.fi", "Kutsu", "Teksti")
     db.session.commit()
-    assert deliver_due(now=_later(10)) == {"sent": 0, "retry": 0, "failed": 1}
+    assert deliver_due(now=_later(10)) == {"sent": 0, "retry": 0, "failed": 1, "events": 0}
     failed = _all(db)[1]
     assert failed.status == "failed" and "550" in failed.last_error
     smtp_server.refuse_next("554 5.6.0 Message rejected")
@@ -157,7 +157,7 @@ KILLED_WORKER = textwrap.dedent("""
     app = create_app()
     def dies(msg):
         os._exit(9)  # the worker process is killed in the middle of delivering
-    register_handler("email", dies)
+    register_handler(app, "email", dies)
     with app.app_context():
         deliver_due()
 """)

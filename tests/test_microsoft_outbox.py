@@ -54,7 +54,7 @@ def test_request_deliver_and_join_url(app, db, graph_settings, ready_signals):
     assert set(msg.payload) == {"op", "meeting_key", "version"}  # no subject, no case data
     assert graph_settings.meetings == {}  # nothing leaves before the commit and the worker
 
-    assert deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
+    assert deliver_due() == {"sent": 1, "retry": 0, "failed": 0, "events": 0}
     url = join_url_for("booking:1")
     assert url and url.startswith("https://teams.microsoft.com/l/meetup-join/")
     row = meeting_row(db)
@@ -76,13 +76,13 @@ def test_throttled_then_success_makes_exactly_one_meeting(app, db, graph_setting
     request_meeting("booking:1", SUBJECT, START, END)
     db.session.commit()
     graph_settings.fail_next(429, retry_after=120)
-    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 0}
+    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 0, "events": 0}
     [msg] = graph_messages(db)
     assert msg.status == "queued" and "429" in msg.last_error
     wait = (msg.next_attempt_dt - datetime.now(UTC)).total_seconds()
     assert 100 < wait <= 120  # Retry-After honoured, not the exponential back-off
-    assert deliver_due() == {"sent": 0, "retry": 0, "failed": 0}  # not due yet
-    assert deliver_due(now=later(121)) == {"sent": 1, "retry": 0, "failed": 0}
+    assert deliver_due() == {"sent": 0, "retry": 0, "failed": 0, "events": 0}  # not due yet
+    assert deliver_due(now=later(121)) == {"sent": 1, "retry": 0, "failed": 0, "events": 0}
     row = meeting_row(db)
     assert len(graph_settings.meetings_for(row.external_id)) == 1
     assert [r.status for r in graph_settings.calls("POST", "/createOrGet")] == [429, 201]
@@ -117,7 +117,7 @@ def test_crash_after_graph_answered_before_commit_still_one_meeting(app, db, gra
     assert join_url_for("panel-session:3") is None
     assert graph_messages(db)[0].status == "queued"
 
-    assert deliver_due() == {"sent": 1, "retry": 0, "failed": 0}
+    assert deliver_due() == {"sent": 1, "retry": 0, "failed": 0, "events": 0}
     row = meeting_row(db, "panel-session:3")
     assert len(graph_settings.meetings) == 1
     assert [r.status for r in graph_settings.calls("POST", "/createOrGet")] == [201, 200]
@@ -135,7 +135,7 @@ def test_a_refused_token_is_dropped_and_the_next_run_gets_a_new_one(app, db, gra
     graph_settings.revoke_tokens()  # e.g. the tenant rotated its keys
     request_meeting("booking:2", SUBJECT, START, END)
     db.session.commit()
-    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 0}
+    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 0, "events": 0}
     assert "401" in graph_messages(db)[1].last_error
     assert len(graph_settings.calls("POST", "/oauth2/v2.0/token")) == 1
     assert deliver_due(now=later(3600))["sent"] == 1
@@ -163,7 +163,7 @@ def test_other_client_errors_are_permanent_and_shown_without_case_data(app, db, 
     app.config["GRAPH_ORGANIZER"] = "no-policy@hyvinvointialue.example"  # no application access policy
     request_meeting("booking:1", SUBJECT, START, END)
     db.session.commit()
-    assert deliver_due() == {"sent": 0, "retry": 0, "failed": 1}
+    assert deliver_due() == {"sent": 0, "retry": 0, "failed": 1, "events": 0}
     [msg] = graph_messages(db)
     assert msg.status == "failed" and "403" in msg.last_error
     assert SUBJECT not in msg.last_error
@@ -206,7 +206,7 @@ def test_changes_queued_before_delivery_converge_with_one_create(app, db, graph_
     db.session.commit()
     request_meeting("booking:1", SUBJECT, START + timedelta(hours=1), END + timedelta(hours=1))
     db.session.commit()
-    assert deliver_due() == {"sent": 2, "retry": 0, "failed": 0}
+    assert deliver_due() == {"sent": 2, "retry": 0, "failed": 0, "events": 0}
     [create] = graph_settings.calls("POST", "/createOrGet")
     assert create.body["startDateTime"] == "2027-01-05T12:00:00Z"
     assert graph_settings.calls("PATCH", "/onlineMeetings/") == []
@@ -259,7 +259,7 @@ def test_bad_requests_are_refused_before_anything_is_queued(app, db, graph_setti
 
 
 def test_teams_check_cli(app, graph_settings):
-    from scheduler.delivery.microsoft import teams_cli
+    from scheduler.delivery.cli import teams_cli
 
     result = app.test_cli_runner().invoke(teams_cli, ["check"])
     assert result.exit_code == 0, result.output

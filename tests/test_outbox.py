@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from scheduler.delivery.models import OutboxMessage
@@ -42,7 +43,7 @@ def test_enqueue_is_part_of_the_callers_transaction(db):
 
 
 def test_dedupe_key_makes_enqueueing_again_a_no_op(db):
-    register_handler("test-noop", lambda msg: None)
+    register_handler(current_app, "test-noop", lambda msg: None)
     first = enqueue("test-noop", {"to": "a@example.fi", "n": 1}, dedupe_key="reminder:booking:1")
     again = enqueue("test-noop", {"to": "a@example.fi", "n": 2}, dedupe_key="reminder:booking:1")
     assert again.id == first.id
@@ -53,11 +54,11 @@ def test_dedupe_key_makes_enqueueing_again_a_no_op(db):
     db.session.commit()
     rows = _all(db)
     assert len(rows) == 1 and rows[0].payload["n"] == 1 and rows[0].status == "sent"
-    assert deliver_due() == {"sent": 0, "retry": 0, "failed": 0}
+    assert deliver_due() == {"sent": 0, "retry": 0, "failed": 0, "events": 0}
 
 
 def test_not_before_holds_a_message_back(db):
-    register_handler("test-noop", lambda msg: None)
+    register_handler(current_app, "test-noop", lambda msg: None)
     enqueue("test-noop", {}, not_before=_later(3600))
     db.session.commit()
     assert deliver_due()["sent"] == 0
@@ -73,12 +74,12 @@ def test_handler_changes_commit_with_the_sent_mark_and_roll_back_on_failure(db):
         if msg.payload.get("fail"):
             raise RuntimeError("the remote end broke")
 
-    register_handler("test-unit", handler)
+    register_handler(current_app, "test-unit", handler)
     enqueue("test-unit", {"code": "OK1"})
     enqueue("test-unit", {"code": "BAD1", "fail": True})
     db.session.commit()
     counts = deliver_due()
-    assert counts == {"sent": 1, "retry": 1, "failed": 0}
+    assert counts == {"sent": 1, "retry": 1, "failed": 0, "events": 0}
     codes = set(db.session.execute(select(Unit.code)).scalars())
     assert "OK1" in codes and "BAD1" not in codes
     ok, bad = _all(db)
@@ -87,7 +88,7 @@ def test_handler_changes_commit_with_the_sent_mark_and_roll_back_on_failure(db):
 
 
 def test_exponential_back_off_then_failed_after_max_attempts(app, db):
-    register_handler("test-broken", lambda msg: 1 / 0)
+    register_handler(current_app, "test-broken", lambda msg: 1 / 0)
     app.config["OUTBOX_MAX_ATTEMPTS"] = 4
     try:
         enqueue("test-broken", {"to": "a@example.fi"})
@@ -102,7 +103,7 @@ def test_exponential_back_off_then_failed_after_max_attempts(app, db):
             assert deliver_due(now=now)["retry"] == 0  # not due again yet
             now = msg.next_attempt_dt + timedelta(seconds=1)
         assert [round(d / 60) for d in delays] == [1, 2, 4]
-        assert deliver_due(now=now) == {"sent": 0, "retry": 0, "failed": 1}
+        assert deliver_due(now=now) == {"sent": 0, "retry": 0, "failed": 1, "events": 0}
         msg = _all(db)[0]
         assert msg.status == "failed" and msg.attempts == 4 and "ZeroDivisionError" in msg.last_error
         assert deliver_due(now=now + timedelta(days=30))["failed"] == 0  # stays failed
@@ -112,13 +113,13 @@ def test_exponential_back_off_then_failed_after_max_attempts(app, db):
 
 
 def test_retry_later_honours_retry_after_and_permanent_failure_stops(db):
-    register_handler("test-throttled", lambda msg: (_ for _ in ()).throw(RetryLater("429 throttled", retry_after=7)))
-    register_handler("test-refused", lambda msg: (_ for _ in ()).throw(PermanentFailure("550 no such user")))
+    register_handler(current_app, "test-throttled", lambda msg: (_ for _ in ()).throw(RetryLater("429 throttled", retry_after=7)))
+    register_handler(current_app, "test-refused", lambda msg: (_ for _ in ()).throw(PermanentFailure("550 no such user")))
     enqueue("test-throttled", {})
     enqueue("test-refused", {})
     db.session.commit()
     before = datetime.now(UTC)
-    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 1}
+    assert deliver_due() == {"sent": 0, "retry": 1, "failed": 1, "events": 0}
     throttled, refused = _all(db)
     assert 6 <= (throttled.next_attempt_dt - before).total_seconds() <= 9
     assert throttled.last_error == "429 throttled"
@@ -135,8 +136,8 @@ def test_unknown_kind_waits_for_its_handler(db):
 
 def test_a_handler_may_enqueue_follow_ups(db):
     seen = []
-    register_handler("test-second", lambda msg: seen.append(msg.payload["step"]))
-    register_handler("test-first", lambda msg: enqueue("test-second", {"step": 2}))
+    register_handler(current_app, "test-second", lambda msg: seen.append(msg.payload["step"]))
+    register_handler(current_app, "test-first", lambda msg: enqueue("test-second", {"step": 2}))
     enqueue("test-first", {"step": 1})
     db.session.commit()
     counts = deliver_due()
@@ -153,7 +154,7 @@ def test_several_workers_at_once_deliver_each_message_once(app, db):
         with lock:
             delivered.append(msg.payload["n"])
 
-    register_handler("test-slow", slow)
+    register_handler(current_app, "test-slow", slow)
     for n in range(24):
         enqueue("test-slow", {"n": n})
     db.session.commit()
@@ -177,8 +178,8 @@ def test_several_workers_at_once_deliver_each_message_once(app, db):
 
 
 def test_flush_cli_delivers_due_and_leaves_failures_queued(app, db):
-    register_handler("test-noop", lambda msg: None)
-    register_handler("test-throttled", lambda msg: (_ for _ in ()).throw(RetryLater("busy", retry_after=600)))
+    register_handler(current_app, "test-noop", lambda msg: None)
+    register_handler(current_app, "test-throttled", lambda msg: (_ for _ in ()).throw(RetryLater("busy", retry_after=600)))
     enqueue("test-noop", {})
     enqueue("test-throttled", {})
     db.session.commit()
@@ -195,7 +196,7 @@ def test_flush_cli_delivers_due_and_leaves_failures_queued(app, db):
 
 @pytest.fixture
 def failed_message(db):
-    register_handler("test-refused", lambda msg: (_ for _ in ()).throw(PermanentFailure("550 5.1.1 No such user")))
+    register_handler(current_app, "test-refused", lambda msg: (_ for _ in ()).throw(PermanentFailure("550 5.1.1 No such user")))
     enqueue("test-refused", {"to": ["nobody@example.fi"], "subject": "Kutsu: konsultaatio"})
     db.session.commit()
     deliver_due()
@@ -226,7 +227,7 @@ def test_outbox_page_shows_failed_and_retry_button_queues_again(client, make_use
     assert resp.status_code == 302
     msg = _all(db)[0]
     assert msg.status == "queued" and msg.attempts == 0
-    register_handler("test-refused", lambda m: None)  # the address was fixed meanwhile
+    register_handler(current_app, "test-refused", lambda m: None)  # the address was fixed meanwhile
     assert deliver_due()["sent"] == 1
     sent = client.get("/admin/outbox/?status=sent").get_data(as_text=True)
     assert "nobody@example.fi" in sent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 
 from scheduler.delivery.mail import queue_email
 from scheduler.delivery.outbox import PermanentFailure, deliver_due, enqueue, register_handler
@@ -21,7 +22,7 @@ def _axe(page):
 
 def test_admin_reads_the_outbox_retries_and_opens_a_saved_email(page, live_server, db, make_user, mail_folder):
     admin = make_user(email="paakayttaja@example.fi", roles=("admin",), language="fi")
-    register_handler("test-refused", lambda msg: (_ for _ in ()).throw(PermanentFailure("550 5.1.1 No such user")))
+    register_handler(current_app, "test-refused", lambda msg: (_ for _ in ()).throw(PermanentFailure("550 5.1.1 No such user")))
     enqueue("test-refused", {"to": ["ei-ole@example.fi"], "subject": "Kutsu"})
     queue_email("sanna@example.fi", "Kutsu: LANU – konsultaatio", "Tervetuloa konsultaatioon.", "<p>Tervetuloa</p>")
     db.session.commit()

@@ -454,21 +454,16 @@ def test_teams_join_link_is_kept_on_the_session(panel, db):
 
 
 def test_top_up_job_runs_through_the_job_runner(panel, app, db):
-    from scheduler.jobs import JOBS, job_by_id, run_job
-    from scheduler.panels import register_jobs
+    from scheduler.jobs import job_by_id
+    from scheduler.jobs.runner import run_job
     from scheduler.panels.models import PanelSession
 
-    before = list(JOBS)
-    try:
-        register_jobs()
-        job_id, func, _trigger = job_by_id("panel-sessions-top-up")
-        db.session.execute(PanelSession.__table__.delete().where(PanelSession.id == panel.sessions[-1].id))
-        db.session.commit()
-        run_job(app, job_id, func)  # real time: tops up to twelve months from today
-        db.session.expire_all()
-        assert panel.sessions[-1].start_dt > datetime.now(UTC) + timedelta(days=300)
-    finally:
-        JOBS[:] = before
+    job = job_by_id("panel-sessions-top-up", app)
+    db.session.execute(PanelSession.__table__.delete().where(PanelSession.id == panel.sessions[-1].id))
+    db.session.commit()
+    run_job(app, job.id, job.func)  # real time: tops up to twelve months from today
+    db.session.expire_all()
+    assert panel.sessions[-1].start_dt > datetime.now(UTC) + timedelta(days=300)
 
 
 def test_changing_the_rhythm_moves_and_cancels_coming_sessions(panel, db, people, signals):

@@ -1,18 +1,17 @@
 """Consultation hours: recurring two-way consultation series, their slots and bookings."""
 
+from __future__ import annotations
 
-def init_app(app) -> None:
-    """Register this domain's blueprint, navigation, CLI commands and signal receivers."""
-    from ..core.signals import teams_meeting_ready
-    from .services import set_join_url
+from flask import Flask
 
-    def on_teams_meeting_ready(meeting_key, join_url=None, **_kw):
-        set_join_url(meeting_key, join_url)
+from ..core.signals import teams_meeting_ready
+from . import notifications
+from .services import set_join_url
+from .views import init_views
 
-    # weak=False: the receiver is a closure that would otherwise be collected
-    teams_meeting_ready.connect(on_teams_meeting_ready, weak=False)
-    try:
-        from .views import init_views
-    except ImportError:  # pages not written yet
-        return
+
+def init_app(app: Flask) -> None:
+    """Register this domain's pages, navigation, notifications, jobs and signal receivers."""
+    teams_meeting_ready.connect(set_join_url)  # keep the Teams link on the booking
     init_views(app)
+    notifications.init_app(app)

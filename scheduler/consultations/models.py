@@ -11,7 +11,7 @@ reservation of a slot; rescheduling moves the same booking to another slot.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -48,6 +48,11 @@ series_consultants = Table(
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
+
+
+def slot_key(series_id: int, start_dt: datetime) -> str:
+    """A slot's id in addresses and the API: the series and the start in UTC ("12-202701121100")."""
+    return f"{series_id}-{start_dt.astimezone(UTC):%Y%m%d%H%M}"
 
 class ConsultationSeries(db.Model):
     __tablename__ = "consultation_series"
@@ -178,8 +183,6 @@ class Booking(db.Model):
 
     @property
     def slot_key(self) -> str:
-        from .slots import slot_key
-
         return slot_key(self.series_id, self.start_dt)
 
     @property

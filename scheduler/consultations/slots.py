@@ -18,14 +18,10 @@ import holidays
 from dateutil.rrule import rrule, rrulestr
 
 from ..core.timefmt import app_tz, to_local
-from .models import ConsultationSeries, OccurrenceChange
+from .models import ConsultationSeries, OccurrenceChange, slot_key
 
 _KEY = re.compile(r"^(\d{1,12})-(\d{12})$")
 ALLOWED_FREQS = ("WEEKLY", "MONTHLY", "DAILY")
-
-
-def slot_key(series_id: int, start_dt: datetime) -> str:
-    return f"{series_id}-{start_dt.astimezone(UTC):%Y%m%d%H%M}"
 
 
 def parse_slot_key(key: str) -> tuple[int, datetime] | None:

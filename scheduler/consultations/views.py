@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_date as babel_format_date
@@ -15,8 +16,9 @@ from ..core.db import utcnow
 from ..core.errors import NotFound
 from ..core.forms import FORM_REFUSALS, apply_errors, choices
 from ..core.nav import NavItem, add_nav
-from ..core.timefmt import parse_date, parse_time, to_local
+from ..core.timefmt import app_tz, clock_word, format_day, format_time, parse_date, parse_time, to_local
 from ..core.views import safe_next
+from ..delivery.microsoft import teams_enabled
 from ..extensions import db
 from ..people.models import LANGUAGE_LABELS, UNIT_KIND_LABELS, Unit, User, UserRole
 from . import services as svc
@@ -95,8 +97,6 @@ def teams_note(modality: str, join_url: str | None) -> str | None:
     """What the page says about the meeting link when there is none yet."""
     if modality != "teams" or join_url:
         return None
-    from ..delivery.microsoft import teams_enabled
-
     if teams_enabled():
         return str(_l("The Teams link will appear here and in your invitation shortly."))
     return str(_l("The host sends the Teams link before the consultation."))
@@ -107,6 +107,54 @@ def _today() -> date:
 
 
 # --- finding and booking ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SeriesFacts:
+    title: str
+    service: str  # "title – unit"
+    how: str  # "Phone" / "In person: place"
+    languages: str  # "Languages: Finnish, Swedish"
+
+
+@dataclass(frozen=True)
+class SlotRow:
+    id: str
+    day: date
+    time: str  # klo 13.00–13.30, under the day heading
+    when: str  # ti 5.1.2027 klo 13.00, for screen readers
+    series: SeriesFacts
+    free_places: str
+    book_url: str
+
+
+def slot_rows(slots: list) -> list[SlotRow]:
+    """The listing's rows, formatted here once per series, per day and per page rather than in the
+    template per slot (a four-week listing holds hundreds of times: the page social workers open most)."""
+    facts: dict[int, SeriesFacts] = {}
+    days: dict[date, str] = {}
+    book_url = url_for("consultations.book", slot_id="SLOT")
+    lang = _lang()
+    tz = app_tz()
+    clock = clock_word(lang)
+    languages_label = str(_l("Languages"))
+    rows = []
+    for sv in slots:
+        s = sv.series
+        if s.id not in facts:
+            how = modality_label(s.modality) + (f": {s.location}" if s.location else "")
+            langs = ", ".join(language_label(code) for code in (s.languages or []))
+            facts[s.id] = SeriesFacts(s.title, f"{s.title} – {s.unit.name}", how, f"{languages_label}: {langs}")
+        start, end = sv.start_dt.astimezone(tz), sv.end_dt.astimezone(tz)
+        day = start.date()
+        if day not in days:
+            days[day] = format_day(day, lang)
+        begins = format_time(start.time())
+        free_places = (str(_l("Free places: %(n)d of %(c)d", n=sv.free, c=sv.capacity)) if sv.capacity > 1 else "")
+        slot_id = sv.id
+        rows.append(SlotRow(slot_id, day, f"{clock} {begins}–{format_time(end.time())}", f"{days[day]} {clock} {begins}",
+                            facts[s.id], free_places, book_url.replace("SLOT", slot_id)))
+    return rows
+
 
 @bp.route("/")
 @login_required
@@ -138,10 +186,10 @@ def find():
         full = [s for s in slots if s.is_full]
     else:
         status = 422
-    days: dict[date, list] = {}
-    for s in free:
-        days.setdefault(to_local(s.start_dt).date(), []).append(s)
-    return render_template("consultations/find.html", form=form, days=days, free=free, full=full,
+    days: dict[date, list[SlotRow]] = {}
+    for row in slot_rows(free):
+        days.setdefault(row.day, []).append(row)
+    return render_template("consultations/find.html", form=form, days=days, free=free, full=slot_rows(full),
                            d1=d1, d2=d2, has_unit=bool(current_user.units)), status
 
 

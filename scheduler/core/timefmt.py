@@ -60,6 +60,11 @@ def format_day(d: date | datetime, locale: str | None = None) -> str:
     return f"{_babel_date(d, 'EEE', locale=lang)} {d.day}.{d.month}.{d.year}"
 
 
+def clock_word(locale: str | None = None) -> str:
+    """klo / kl. / at: between a day and a time."""
+    return _CLOCK_WORD.get(_lang(locale), "klo")
+
+
 def format_datetime(dt: datetime, locale: str | None = None) -> str:
     lang = _lang(locale)
     local = to_local(dt)

@@ -7,6 +7,7 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
@@ -80,19 +81,12 @@ def healthz():
 
 
 def inject_globals():
-    from flask_babel import get_locale
-
-    from ..people.models import LANGUAGE_LABELS, ROLE_LABELS, UNIT_KIND_LABELS
-
     loc = get_locale()
     return {
         "current_lang": loc.language if loc else "fi",
         "get_locale": get_locale,
         "language_choices": LANGUAGE_CHOICES,
         "nav_items": nav_for_current_user(),
-        "role_labels": ROLE_LABELS,
-        "unit_kind_labels": UNIT_KIND_LABELS,
-        "language_labels": LANGUAGE_LABELS,
     }
 
 

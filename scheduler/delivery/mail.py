@@ -22,9 +22,12 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
+from ..core.timefmt import format_range
+from .ical import invitation_ics
 from .models import OutboxMessage
-from .outbox import PermanentFailure, RetryLater, enqueue, register_handler
+from .outbox import PermanentFailure, RetryLater, enqueue
 
 SMTP_TIMEOUT = 30
 ICAL_METHODS = ("REQUEST", "CANCEL", "PUBLISH", "REPLY")
@@ -158,10 +161,6 @@ def send_email(msg: OutboxMessage) -> None:
         _write_eml(msg, mail)
 
 
-def register() -> None:
-    register_handler("email", send_email)
-
-
 def queue_invitation(to: str, language: str, meeting, method: str = "REQUEST", *, dedupe_key: str | None = None,
                      intro: str = "", now=None, updated: bool | None = None) -> OutboxMessage:
     """An iMIP invitation (REQUEST) or cancellation (CANCEL) of `meeting` (a delivery.ical.Meeting)
@@ -172,11 +171,6 @@ def queue_invitation(to: str, language: str, meeting, method: str = "REQUEST", *
     the same invitation twice a no-op, while every update (a raised SEQUENCE) is a new message.
     `updated` says whether this person already holds an entry (default: SEQUENCE > 0); a first
     invitation is worded as new even when the meeting's SEQUENCE was raised before they joined."""
-    from flask_babel import gettext as _
-
-    from ..core.timefmt import format_range
-    from .ical import invitation_ics
-
     lang = language if language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
     if updated is None:
         updated = meeting.sequence > 0

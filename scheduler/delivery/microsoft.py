@@ -36,7 +36,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
-import click
 import msal
 import requests
 from flask import current_app
@@ -46,7 +45,8 @@ from sqlalchemy.exc import IntegrityError
 from ..core.privacy import find_identity_codes
 from ..core.signals import teams_meeting_ready
 from ..extensions import db
-from .microsoft_models import TeamsMeeting, _external_id
+from .microsoft_models import TeamsMeeting, new_external_id
+from .outbox import PermanentFailure, RetryLater, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,6 @@ def _row(meeting_key: str) -> TeamsMeeting | None:
 
 
 def _enqueue(row: TeamsMeeting) -> None:
-    from .outbox import enqueue
-
     enqueue(OUTBOX_KIND, {"op": "sync", "meeting_key": row.meeting_key, "version": row.version},
             dedupe_key=f"graph:{row.external_id}:v{row.version}")
 
@@ -280,7 +278,7 @@ def request_meeting(meeting_key: str, subject: str, start_dt: datetime, end_dt: 
         if row.is_deleted_in_graph or row.graph_id is None:
             # deleted in Graph (or never made, or made by a run that crashed): a new Teams meeting,
             # under a new externalId so createOrGet cannot hand back the old one
-            row.external_id = _external_id()
+            row.external_id = new_external_id()
             row.is_deleted_in_graph = False
             row.graph_id = row.join_url = row.synced_subject = None
             row.synced_start_dt = row.synced_end_dt = None
@@ -358,8 +356,6 @@ def _remember(row: TeamsMeeting, meeting: dict, fallback: bool = False) -> str |
 def handle_graph_message(message: Any) -> None:
     """Outbox handler for kind "graph": 429/503 → RetryLater(Retry-After); 401 → drop the token and
     retry later; other 4xx → PermanentFailure; anything else → the outbox's back-off."""
-    from .outbox import PermanentFailure, RetryLater
-
     payload = message.payload or {}
     meeting_key = payload.get("meeting_key", "")
     if not MEETING_KEY.match(meeting_key):
@@ -381,31 +377,3 @@ def handle_graph_message(message: Any) -> None:
     if url:
         log.info("Teams meeting ready for %s", meeting_key)
         teams_meeting_ready.send(meeting_key, join_url=url)
-
-
-# --- wiring ------------------------------------------------------------------------------------
-
-teams_cli = click.Group("teams", help="Microsoft Teams (Graph) settings check.")
-
-
-@teams_cli.command("check")
-def teams_check() -> None:
-    """Fetch an app token from the identity platform with the GRAPH_* settings."""
-    if not teams_enabled():
-        click.echo("Teams is off: set GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET and GRAPH_ORGANIZER.")
-        raise SystemExit(1)
-    try:
-        graph_client().access_token()
-    except Exception as exc:  # report any failure to the operator, with its reason
-        click.echo(f"Could not get a Graph token: {exc}")
-        raise SystemExit(1) from exc
-    click.echo(f"OK: a Graph token for tenant {current_app.config['GRAPH_TENANT_ID']}; "
-               f"meetings are owned by {current_app.config['GRAPH_ORGANIZER']}.")
-
-
-def init_app(app) -> None:
-    """Register the 'graph' outbox handler and the `teams` CLI."""
-    from .outbox import register_handler
-
-    app.cli.add_command(teams_cli)
-    register_handler(OUTBOX_KIND, handle_graph_message)

@@ -21,7 +21,7 @@ from ..extensions import db
 __all__ = ["TeamsMeeting"]
 
 
-def _external_id() -> str:
+def new_external_id() -> str:
     return str(uuid.uuid4())
 
 
@@ -31,7 +31,7 @@ class TeamsMeeting(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_key: Mapped[str] = mapped_column(String(80), unique=True)
     # Graph's createOrGet key: random, stable for the life of the meeting, no case data
-    external_id: Mapped[str] = mapped_column(String(64), unique=True, default=_external_id)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True, default=new_external_id)
     # wanted state
     subject: Mapped[str] = mapped_column(String(200))
     start_dt: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import click
-from flask import current_app
-from flask.cli import AppGroup
-from sqlalchemy import select, update
+from flask import Flask, current_app
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -32,7 +31,7 @@ from .models import OutboxMessage
 log = logging.getLogger(__name__)
 
 Handler = Callable[[OutboxMessage], None]
-_HANDLERS: dict[str, Handler] = {}
+NOTIFY_CHANNEL = "outbox"  # PostgreSQL LISTEN/NOTIFY: wakes the worker right after a commit
 
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_BACKOFF_SECONDS = 60  # 1, 2, 4, 8 … minutes
@@ -57,12 +56,28 @@ class PermanentFailure(Exception):  # noqa: N818
         self.error = error
 
 
-def register_handler(kind: str, handler: Handler) -> None:
-    _HANDLERS[kind] = handler
+@dataclass(frozen=True)
+class HandlerEntry:
+    handler: Handler
+    # An event ("booking 17 changed") is recorded by a request and turned into e-mails and Graph
+    # calls by the worker; the counts report it apart from what was actually sent.
+    is_event: bool = False
 
 
-def registered_kinds() -> list[str]:
-    return sorted(_HANDLERS)
+def register_handler(app: Flask, kind: str, handler: Handler, *, event: bool = False) -> None:
+    """The handler of one kind of message, kept per application (app.extensions)."""
+    app.extensions.setdefault("outbox_handlers", {})[kind] = HandlerEntry(handler, event)
+
+
+def _handler(kind: str) -> HandlerEntry | None:
+    return current_app.extensions.get("outbox_handlers", {}).get(kind)
+
+
+def _wake_worker() -> None:
+    """On PostgreSQL, NOTIFY the worker; the notification is delivered only if and when the
+    transaction commits (and several in one transaction are folded into one)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
@@ -77,6 +92,7 @@ def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
         msg = OutboxMessage(kind=kind, payload=payload, next_attempt_dt=due, created_dt=now, updated_dt=now)
         db.session.add(msg)
         db.session.flush()
+        _wake_worker()
         return msg
     # INSERT … ON CONFLICT DO NOTHING: safe against a concurrent transaction enqueueing the same key
     # (it waits for that one and then does nothing) and leaves the caller's transaction intact.
@@ -86,6 +102,7 @@ def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
     stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     db.session.flush()
     db.session.execute(stmt)
+    _wake_worker()
     return db.session.execute(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).scalar_one()
 
 
@@ -136,15 +153,15 @@ def _claim_next(now: datetime, tried: set[int]) -> OutboxMessage | None:
 def deliver_one(msg: OutboxMessage) -> str:
     """Run the handler for a claimed message and commit the outcome: "sent", "retry" or "failed"."""
     max_attempts, base, cap = _settings()
-    handler = _HANDLERS.get(msg.kind)
+    entry = _handler(msg.kind)
     outcome = "sent"
     error: str | None = None
     retry_after: float | None = None
     savepoint = db.session.begin_nested()
     try:
-        if handler is None:
+        if entry is None:
             raise RetryLater(f"no handler is registered for kind {msg.kind!r}")
-        handler(msg)
+        entry.handler(msg)
         db.session.flush()
     except RetryLater as exc:
         outcome, error, retry_after = "retry", exc.error, exc.retry_after
@@ -176,18 +193,21 @@ def deliver_one(msg: OutboxMessage) -> str:
 
 
 def deliver_due(now: datetime | None = None) -> dict:
-    """Deliver every message due at `now` (default: the present) once. Returns the counts."""
+    """Deliver every message due at `now` (default: the present) once. Returns the counts: "sent",
+    "retry", "failed" for messages to the outside world, "events" for domain events handled."""
     fixed_now = now
     db.session.rollback()  # start from a clean transaction: each message commits on its own
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "events": 0}
     tried: set[int] = set()
     while len(tried) < BATCH_LIMIT:
         # without an explicit `now`, follow-ups that handlers enqueue during this run are due too
         msg = _claim_next(fixed_now or utcnow(), tried)
         if msg is None:
             break
+        entry = _handler(msg.kind)
         try:
-            counts[deliver_one(msg)] += 1
+            outcome = deliver_one(msg)
+            counts["events" if outcome == "sent" and entry is not None and entry.is_event else outcome] += 1
         except Exception:
             # The outcome could not be stored (database gone): the claim rolls back, the message
             # stays queued and the next run tries again.
@@ -220,47 +240,6 @@ def delivery_job() -> None:
     deliver_due()
 
 
-# --- CLI -------------------------------------------------------------------------------------
-
-outbox_cli = AppGroup("outbox", help="The outbox of e-mails and Graph calls.")
-
-
-@outbox_cli.command("flush")
-def flush_command():
-    """Deliver everything due now, once. Failures stay queued for their retry time."""
-    counts = deliver_due()
-    click.echo(f"Sent {counts['sent']}, to retry later {counts['retry']}, failed {counts['failed']}.")
-
-
-@outbox_cli.command("status")
-def status_command():
-    """How many messages are queued, sent and failed."""
-    from sqlalchemy import func
-
+def status_counts() -> dict[str, int]:
     rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
-    counts = dict(rows)
-    click.echo(" ".join(f"{s}={counts.get(s, 0)}" for s in ("queued", "sent", "failed")))
-
-
-@outbox_cli.command("retry-failed")
-def retry_failed_command():
-    """Queue every failed message again."""
-    n = retry_all_failed()
-    db.session.commit()
-    click.echo(f"Queued {n} failed message(s) again.")
-
-
-def init_app(app) -> None:
-    """Outbox handlers, admin pages, `outbox` CLI, the delivery job, signal receivers."""
-    from ..jobs import register_job
-    from ..jobs.reminders import send_reminders
-    from .invitations import connect_receivers
-    from .mail import register as register_mail
-    from .views import init_app as views_init
-
-    register_mail()
-    views_init(app)
-    app.cli.add_command(outbox_cli)
-    connect_receivers()
-    register_job("outbox-deliver", delivery_job, {"trigger": "interval", "seconds": 30})
-    register_job("reminders", send_reminders, {"trigger": "interval", "minutes": 5})
+    return {status: n for status, n in rows}

@@ -1,31 +1,29 @@
 """The multidisciplinary expert panel: panels, sessions, case submissions, agendas, experts, statements."""
 
+from __future__ import annotations
 
-def init_app(app) -> None:
-    """Register this domain's blueprint, navigation, CLI commands and signal receivers."""
-    import os
+import os
 
-    from .cli import panels_cli
-    from .views import bp, register_nav
+from flask import Flask
 
+from ..core.signals import teams_meeting_ready
+from ..jobs import register_job
+from . import notifications
+from .cli import panels_cli
+from .services import on_teams_meeting_ready, top_up_sessions
+from .views import bp, register_nav
+
+
+def init_app(app: Flask) -> None:
+    """Register this domain's blueprint, navigation, CLI commands, jobs and signal receivers."""
     # PANEL_HORIZON_MONTHS: how far ahead sessions are materialised (default 12 months)
     raw = os.environ.get("PANEL_HORIZON_MONTHS", "")
     app.config.setdefault("PANEL_HORIZON_MONTHS", int(raw) if raw.isdigit() and 1 <= int(raw) <= 60 else 12)
     app.register_blueprint(bp)
     register_nav(app)
     app.cli.add_command(panels_cli)
-
-    from ..core.signals import teams_meeting_ready
-    from .services import on_teams_meeting_ready
-
     teams_meeting_ready.connect(on_teams_meeting_ready)
-
-
-def register_jobs() -> None:
-    """Add the panel's job to the one job list: keep every active panel's sessions materialised to
-    the horizon (idempotent, daily at 03.15). Called from jobs.init_app, after the outbox's jobs
-    (`flask --app app panels top-up` does the same by hand)."""
-    from ..jobs import register_job
-    from .services import top_up_sessions
-
-    register_job("panel-sessions-top-up", top_up_sessions, {"trigger": "cron", "hour": 3, "minute": 15})
+    notifications.init_app(app)
+    # keep every active panel's sessions materialised to the horizon (idempotent, daily at 03.15;
+    # `flask panels top-up` does the same by hand)
+    register_job(app, "panel-sessions-top-up", top_up_sessions, {"trigger": "cron", "hour": 3, "minute": 15})
