@@ -376,3 +376,35 @@ def test_nothing_typed_on_the_sign_in_page_gives_a_server_error(app, demo, db):
     # only addresses that fit the form reached the throttle, and none of the broken ones
     keys = db.session.scalars(select(LoginThrottle.key)).all()
     assert keys and all(len(k) <= 300 and "\x00" not in k and "\x1b" not in k for k in keys)
+
+
+# --- 5. values the views read straight from the request (hidden fields, next=) -------------------
+
+DIRECT = ["\x00", "/a\r\nX-Injected: yes", "/\t/evil.example", "//evil.example", "https://evil.example/", HUGE, "",
+          "9" * 40, "-1"]
+
+
+def test_hidden_fields_and_next_addresses(app, demo, db):
+    from scheduler.consultations.models import Booking, ConsultationSeries
+
+    client = signed_in(app, "social worker")
+    token = csrf_token(client, "/")
+    booking = db.session.scalars(select(Booking).where(Booking.status == "confirmed")
+                                 .where(Booking.booker.has(email=ROLES["social worker"]))).first()
+    series = db.session.scalars(select(ConsultationSeries)).first()
+    failures = {}
+    for value in DIRECT:
+        posts = [("/language", {"lang": value, "next": "/"}), ("/language", {"lang": "sv", "next": value}),
+                 (f"/consultations/series/{series.id}/active", {"active": value})]
+        if booking is not None:
+            posts.append((f"/consultations/bookings/{booking.id}/reschedule", {"slot_id": value}))
+        for path, data in posts:
+            body, ctype = _encode([("csrf_token", token), *data.items()], multipart=False)
+            resp = client.post(path, data=body, content_type=ctype)
+            location = resp.headers.get("Location", "")
+            if resp.status_code >= 500 or "evil" in location or "\n" in location:
+                failures[f"{path} {data}"[:120]] = (resp.status_code, location[:60])
+        resp = client.get(f"/sign-in?next={quote(value)}")
+        if resp.status_code >= 500:
+            failures[f"sign-in next={value[:20]!r}"] = resp.status_code
+    assert not failures, failures

@@ -27,8 +27,8 @@ bp = Blueprint("core", __name__)
 
 def safe_next(target: str | None, fallback: str = "/") -> str:
     """Only same-site relative paths: never redirect to another host."""
-    if not target:
-        return fallback
+    if not target or len(target) > 2000 or text_problem(target) or any(c in target for c in "\r\n\t"):
+        return fallback  # (a newline would split the Location header; a control character has no place)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return fallback
