@@ -43,10 +43,10 @@ PEOPLE = [
 
 
 def seed_demo(*, production: bool) -> dict:
+    if production:  # demo people with a printed password have no place in production, empty or not
+        raise DemoRefused("Refusing to seed demo data: the settings are those of production (APP_ENV=production).")
     has_users = db.session.scalar(select(func.count(User.id))) or 0
     if has_users:
-        if production:
-            raise DemoRefused("Refusing to seed demo data: this production database is not empty.")
         raise DemoRefused("The database already has users; the demo is seeded only into an empty database.")
     for code, fi, sv, en, kind in UNITS:
         create_unit(code=code, name_fi=fi, name_sv=sv, name_en=en, kind=kind)

@@ -48,7 +48,7 @@ def test_throttle_per_account_is_kept_in_the_database(app, client, make_user, db
     other = app.test_client()
     resp = _post_sign_in(other, user.email, TEST_PASSWORD)
     assert resp.status_code == 429
-    row = db.session.get(LoginThrottle, f"account:{user.email}")
+    row = db.session.get(LoginThrottle, f"account:{user.email}|127.0.0.1")
     assert row.failures >= app.config["LOGIN_MAX_FAILURES"] and row.locked_until_dt > utcnow()
     # the lock lapses
     row.locked_until_dt = utcnow() - timedelta(seconds=1)
@@ -121,8 +121,9 @@ def test_api_token_shown_once_and_revocable(client, make_user, db):
     user = make_user()
     sign_in(client, user)
     token = csrf_token(client, "/profile")
-    client.post("/profile/tokens", data={"csrf_token": token, "label": "integration"})
-    page = client.get("/profile").get_data(as_text=True)
+    resp = client.post("/profile/tokens", data={"csrf_token": token, "label": "integration"})
+    assert resp.status_code == 201  # shown in the response to the POST that made it
+    page = resp.get_data(as_text=True)
     import re
 
     raw = re.search(r'id="new-token">([^<]+)<', page).group(1)
@@ -142,8 +143,9 @@ def test_too_long_token_name_says_why_and_creates_nothing(client, make_user, db)
     user = make_user()
     sign_in(client, user)
     token = csrf_token(client, "/profile")
-    client.post("/profile/tokens", data={"csrf_token": token, "label": "x" * 101})
-    page = client.get("/profile").get_data(as_text=True)
+    resp = client.post("/profile/tokens", data={"csrf_token": token, "label": "x" * 101})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
     assert "Käytä enintään 100 merkkiä." in page and 'id="new-token"' not in page
     assert db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).first() is None
 
@@ -193,7 +195,7 @@ def test_throttle_holds_across_two_workers(app, make_user, db):
         for w in workers:
             assert _post_sign_in(w, user.email, TEST_PASSWORD).status_code == 429
         db.session.expire_all()
-        assert db.session.get(LoginThrottle, f"account:{user.email}").failures == limit
+        assert db.session.get(LoginThrottle, f"account:{user.email}|127.0.0.1").failures == limit
 
         app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = other.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 4
         people = [make_user() for _ in range(5)]

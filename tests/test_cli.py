@@ -53,6 +53,21 @@ def test_seed_demo_once_and_refused_in_production(app, db):
         app.config["PRODUCTION"] = False
 
 
+def test_seed_demo_refuses_production_settings_even_on_an_empty_database(app, db):
+    from sqlalchemy import func, select
+
+    from scheduler.people.models import User
+
+    runner = app.test_cli_runner()
+    app.config["PRODUCTION"] = True
+    try:
+        r = runner.invoke(args=["seed-demo"])
+        assert r.exit_code != 0 and "APP_ENV=production" in r.output and "demo-salasana" not in r.output
+    finally:
+        app.config["PRODUCTION"] = False
+    assert db.session.scalar(select(func.count(User.id))) == 0
+
+
 def test_csv_import_all_or_nothing(app, db, make_unit):
     from scheduler.people.services import get_user_by_email, import_users_csv
 
@@ -76,7 +91,7 @@ def test_csv_import_all_or_nothing(app, db, make_unit):
 
 def test_the_real_command_line(tmp_path):
     """`flask --app app …` in its own process, as an IT person runs it, against a fresh SQLite file;
-    then the same database as production: seed-demo refuses because it is not empty."""
+    then the same database as production: seed-demo refuses (production settings)."""
     import os
     import re
     import subprocess
@@ -109,7 +124,7 @@ def test_the_real_command_line(tmp_path):
 
     prod_env = {**base_env, "APP_ENV": "production", "SECRET_KEY": "k" * 40, "BASE_URL": "https://konsultaatio.example.fi"}
     r = run("seed-demo", env=prod_env)
-    assert r.returncode != 0 and "production database is not empty" in r.stderr
+    assert r.returncode != 0 and "APP_ENV=production" in r.stderr
     assert "demo-salasana" not in r.stdout
 
     # the token works against the same database

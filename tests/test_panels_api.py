@@ -65,7 +65,7 @@ def test_the_whole_flow_through_the_api(api, people):
     assert resp.json["status"] == "scheduled"
     assert (resp.json["start"], resp.json["end"]) == ("2027-03-11T12:30:00+02:00", "2027-03-11T13:15:00+02:00")
 
-    assert psych.get(f"/api/v1/panel-cases/{case_id}").status_code == 403  # not yet published
+    assert psych.get(f"/api/v1/panel-cases/{case_id}").status_code == 404  # not yet published
     assert lawyer.get(f"/api/v1/panel-cases/{case_id}").status_code == 404
 
     resp = secretary.post(f"/api/v1/panel-sessions/{sid}/publish")
@@ -79,7 +79,7 @@ def test_the_whole_flow_through_the_api(api, people):
     assert item["case_id"] == case_id and item["case_ref"] == CASE["case_ref"]
     assert item["experts"] == ["opettaja@example.fi", "psykologi@example.fi"]
     assert item["background"] == CASE["background"] and item["questions"] == CASE["questions"]
-    assert lawyer.get(f"/api/v1/panel-sessions/{sid}/agenda").status_code == 403
+    assert lawyer.get(f"/api/v1/panel-sessions/{sid}/agenda").status_code == 404
 
     resp = secretary.post(f"/api/v1/panel-cases/{case_id}/statement",
                           json={"text": "Suositus", "recommendations": ["A", "B"], "follow_up": "2027-06-01"})

@@ -89,7 +89,7 @@ def test_experts_see_only_assigned_cases_after_publication(client, app, panel, p
     schedule_case(other, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"])
     db.session.commit()
     sign_in(client, people["psych"])
-    assert client.get(f"/panels/cases/{case.id}").status_code == 403
+    assert client.get(f"/panels/cases/{case.id}").status_code == 404  # not yet published
     assert "OTHER-9" not in client.get("/panels/my-sessions").get_data(as_text=True)
     publish_agenda(session, actor=people["secretary"])
     db.session.commit()

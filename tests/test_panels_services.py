@@ -132,12 +132,12 @@ def test_only_social_workers_submit_and_deadline_passed_session_refused(panel, d
 
 
 def test_edit_until_accepted_return_and_withdraw(panel, db, people, signals):
-    from scheduler.core.errors import Conflict, Forbidden
+    from scheduler.core.errors import Conflict, NotFound
     from scheduler.panels.cases import accept_case, return_case, update_case, withdraw_case
 
     case = submit(db, panel, people["worker"])
     update_case(case, actor=people["worker"], now=NOW, **dict(CASE, questions="Uusi kysymys?"))
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # not theirs: the same answer as a case that does not exist
         update_case(case, actor=people["other_worker"], now=NOW, **CASE)
     return_case(case, actor=people["secretary"], message="Lisää tieto aiemmista palveluista.")
     assert case.status == "returned" and case.secretary_message.startswith("Lisää")
@@ -180,7 +180,7 @@ def test_schedule_accepts_and_appends_with_times(panel, db, people, signals):
 
 
 def test_session_capacity_is_enforced(panel, db, people):
-    from scheduler.core.errors import Conflict, Forbidden
+    from scheduler.core.errors import Conflict, NotFound
     from scheduler.panels.cases import schedule_case, set_case_minutes
 
     session = panel.sessions[1]
@@ -195,7 +195,7 @@ def test_session_capacity_is_enforced(panel, db, people):
     with pytest.raises(Conflict):
         set_case_minutes(cases[0], actor=people["secretary"], minutes=60)  # 60+45*3 > 180
     db.session.rollback()
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # administrators manage panels, not cases
         schedule_case(cases[4], actor=people["admin"], session_id=panel.sessions[2].id, now=NOW)
 
 
@@ -414,7 +414,7 @@ def test_not_held_session_moves_waiting_cases(panel, db, people, signals):
 # --- who reads what ----------------------------------------------------------------------------
 
 def test_who_reads_a_case_and_the_log(panel, db, people):
-    from scheduler.core.errors import Forbidden, NotFound
+    from scheduler.core.errors import NotFound
     from scheduler.panels.cases import schedule_case
     from scheduler.panels.models import PanelCaseRead
     from scheduler.panels.services import publish_agenda, read_case, sessions_for_expert
@@ -425,7 +425,7 @@ def test_who_reads_a_case_and_the_log(panel, db, people):
     db.session.commit()
     assert read_case(a.id, actor=people["worker"]).id == a.id
     assert read_case(a.id, actor=people["secretary"], via="api").id == a.id
-    with pytest.raises(Forbidden):  # assigned, but not yet published
+    with pytest.raises(NotFound):  # assigned, but not yet published: no hint that it exists
         read_case(a.id, actor=people["psych"])
     assert sessions_for_expert(people["psych"]) == []
     for who in ("lawyer", "other_worker", "admin"):

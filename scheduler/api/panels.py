@@ -7,7 +7,7 @@ from datetime import datetime, time
 from flask import jsonify, request
 from flask_babel import lazy_gettext as _l
 
-from ..core.errors import Forbidden, ValidationFailed
+from ..core.errors import NotFound, ValidationFailed
 from ..core.timefmt import iso_local, local_to_utc, parse_date
 from ..extensions import db
 from ..panels import cases, panel_admin, services
@@ -23,15 +23,21 @@ _CASE_FIELDS = {
 }
 
 
-def panel_json(panel: Panel) -> dict:
+def panel_json(panel: Panel, actor=None) -> dict:
+    """A panel; the experts' e-mail addresses and organisations only for administrators and the
+    panel's secretaries (the others see who brings which expertise, by name)."""
+    full = actor is None or actor.is_admin or panel.is_secretary(actor)
+    experts = [{"email": e.user.email, "name": e.user.name, "expertise": e.expertise_codes,
+                "organisation": e.organisation, "languages": e.language_list} for e in panel.experts]
+    if not full:
+        experts = [{k: v for k, v in e.items() if k not in ("email", "organisation")} for e in experts]
     return {
         "id": panel.id, "name": panel.name, "region": panel.region, "rrule": panel.rrule,
         "first_start": iso_local(panel.first_start_dt), "session_minutes": panel.session_minutes,
         "case_minutes": panel.case_minutes, "submission_deadline_days": panel.submission_deadline_days,
         "agenda_days": panel.agenda_days, "skip_july": panel.skip_july, "skip_holidays": panel.skip_holidays,
         "is_active": panel.is_active, "secretaries": [u.email for u in panel.secretaries],
-        "experts": [{"email": e.user.email, "name": e.user.name, "expertise": e.expertise_codes,
-                     "organisation": e.organisation, "languages": e.language_list} for e in panel.experts],
+        "experts": experts,
     }
 
 
@@ -78,7 +84,8 @@ def _date_arg(name: str):
 
 @api_route("/panels", ("GET",), summary="Expert panels")
 def list_panels():
-    return jsonify(panels=[panel_json(p) for p in services.all_panels()])
+    actor = current_api_user()
+    return jsonify(panels=[panel_json(p, actor) for p in services.all_panels()])
 
 
 @api_route("/panels", ("POST",), summary="Create an expert panel (admin)", status=201, request_schema={
@@ -99,7 +106,7 @@ def create_panel():
         skip_july=data.get("skip_july", True), skip_holidays=data.get("skip_holidays", True),
     )
     db.session.commit()
-    return jsonify(panel_json(panel)), 201
+    return jsonify(panel_json(panel, current_api_user())), 201
 
 
 @api_route("/panels/<int:panel_id>/sessions", ("GET",), summary="A panel's sessions", params=[
@@ -152,8 +159,7 @@ def schedule_case(case_id: int):
     data = json_body()
     actor = current_api_user()
     case = services.get_case(case_id)
-    if not case.panel.is_secretary(actor):
-        raise Forbidden(str(_l("Only the panel's secretaries can do this.")))
+    services.require_case_secretary(case, actor)
     session_id = data.get("session_id")
     if not isinstance(session_id, int):
         raise ValidationFailed(str(_l("Choose a session.")), fields={"session_id": str(_l("Choose a session."))})
@@ -180,13 +186,15 @@ def session_agenda(session_id: int):
     actor = current_api_user()
     session = services.get_session(session_id)
     if not services.can_see_agenda(session, actor):
-        raise Forbidden(str(_l("You are not invited to this session.")))
+        raise NotFound(str(_l("No such panel session.")))  # the same answer as a missing one
     items = []
-    for case in session.agenda:
-        item = {"case_id": case.id, "case_ref": case.case_ref, "start": iso_local(case.start_dt),
-                "end": iso_local(case.end_dt), "experts": [u.email for u in case.experts],
+    for line in services.agenda_for(session, actor):  # exactly what the agenda page shows this person
+        case = line.case
+        item = {"case_id": case.id, "case_ref": case.case_ref if line.show_ref else None,
+                "start": iso_local(case.start_dt), "end": iso_local(case.end_dt),
+                "experts": [u.email for u in case.experts],
                 "expertise": case.expertise_codes, "status": case.status}
-        if services.can_read_case(case, actor):
+        if line.readable:
             item["background"], item["questions"] = case.background, case.questions
             services.log_case_read(case, actor, via="api")
         items.append(item)

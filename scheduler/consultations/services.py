@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..core.db import utcnow
 from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from ..core.privacy import find_identity_codes, refuse_identity_codes
+from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.signals import booking_changed
 from ..core.timefmt import local_to_utc
 from ..extensions import db
@@ -213,10 +213,8 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         errors["location"] = str(_l("Enter where the consultation is held."))
     if len(data.location or "") > 300:
         errors["location"] = str(_l("Use at most 300 characters."))
-    for name, value in (("title", data.title), ("description", data.description), ("location", data.location)):
-        if find_identity_codes(value):  # the title and place go into invitations and calendar feeds
-            errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: "
-                                  "do not write names or identity codes."))
+    # the title and place go into invitations and calendar feeds
+    identity_code_errors(errors, title=data.title, description=data.description, location=data.location)
     if errors:
         raise ValidationFailed(str(_l("Check the consultation hours.")), fields=errors)
     consultants = data.consultants or [actor]
@@ -437,6 +435,7 @@ def book_slot(*, actor: User, slot_id: str, case_ref: str, question: str, partic
     now = now or utcnow()
     case_ref, question = _check_case_text(case_ref, question)
     people = _clean_participants(participants)
+    refuse_identity_codes(participants=" ".join(people))
     sv = resolve_slot(slot_id)
     series = sv.series
     if not can_book(actor, series):

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..core.errors import Conflict, Forbidden, ValidationFailed
+from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.signals import panel_case_changed
 from ..extensions import db
 from ..people.models import User
@@ -23,12 +24,14 @@ from .services import (
     _check_int,
     _event,
     _now,
-    _require_secretary,
     _session_updated,
     get_panel,
+    in_pool,
     lock_session,
+    not_found_unless_readable,
     open_sessions,
     panels_for_secretary,
+    require_case_secretary,
     retime_agenda,
     used_minutes,
 )
@@ -36,8 +39,6 @@ from .services import (
 
 def _case_values(*, panel: Panel, case_ref, child_age, municipality, language, background, questions, expertise,
                  services_tried, preferred_session_id, now: datetime) -> tuple[dict, dict]:
-    from ..core.privacy import find_identity_codes
-
     errors: dict[str, str] = {}
     v: dict = {}
     v["case_ref"] = (case_ref or "").strip()
@@ -73,9 +74,8 @@ def _case_values(*, panel: Panel, case_ref, child_age, municipality, language, b
             errors["preferred_session_id"] = str(_l("Choose a coming session whose submission deadline has not passed."))
         else:
             v["preferred_session_id"] = sid
-    for name in ("case_ref", "municipality", "background", "questions", "services_tried"):
-        if find_identity_codes(v.get(name)):
-            errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: do not write names or identity codes."))
+    identity_code_errors(errors, **{name: v.get(name) for name in
+                                    ("case_ref", "municipality", "background", "questions", "services_tried")})
     return v, errors
 
 
@@ -113,7 +113,7 @@ def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, munic
                 now: datetime | None = None) -> PanelCase:
     """The submitter edits the case until it is accepted; a returned case is submitted again."""
     if case.submitter_id != actor.id:
-        raise Forbidden(str(_l("Only the submitter can change the case.")))
+        raise not_found_unless_readable(case, actor, _l("Only the submitter can change the case."))
     if not case.is_editable:
         raise Conflict(str(_l("The case has been accepted and can no longer be changed. Contact the panel's secretary.")))
     now = _now(now)
@@ -139,7 +139,7 @@ def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, munic
 
 def withdraw_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
     if case.submitter_id != actor.id:
-        raise Forbidden(str(_l("Only the submitter can withdraw the case.")))
+        raise not_found_unless_readable(case, actor, _l("Only the submitter can withdraw the case."))
     if case.status not in ("submitted", "returned", "accepted", "scheduled"):
         raise Conflict(str(_l("The case can no longer be withdrawn.")))
     _take_off_agenda(case, new_status="withdrawn")
@@ -182,7 +182,7 @@ def inbox(actor: User, *, statuses: tuple[str, ...] = ("submitted", "accepted"))
 
 
 def accept_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     if case.status != "submitted":
         raise Conflict(str(_l("Only a submitted case can be accepted.")))
     case.status, case.accepted_dt = "accepted", _now(now)
@@ -194,13 +194,14 @@ def accept_case(case: PanelCase, *, actor: User, now: datetime | None = None) ->
 
 def return_case(case: PanelCase, *, actor: User, message: str, now: datetime | None = None) -> PanelCase:
     """Return for completion: the submitter can edit and resubmit."""
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     message = (message or "").strip()
     if not message:
         raise ValidationFailed(str(_l("Tell the submitter what to complete.")),
                                fields={"message": str(_l("Write what the submitter should complete."))})
     if case.status not in ("submitted", "accepted"):
         raise Conflict(str(_l("Only a submitted or accepted case can be returned.")))
+    refuse_identity_codes(message=message)
     case.status, case.secretary_message, case.accepted_dt = "returned", message[:MAX_TEXT], None
     _event(case, "returned", actor, now)
     db.session.flush()
@@ -209,9 +210,10 @@ def return_case(case: PanelCase, *, actor: User, message: str, now: datetime | N
 
 
 def decline_case(case: PanelCase, *, actor: User, message: str = "", now: datetime | None = None) -> PanelCase:
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     if case.status not in ("submitted", "returned", "accepted", "scheduled"):
         raise Conflict(str(_l("The case can no longer be declined.")))
+    refuse_identity_codes(message=message)
     case.secretary_message = (message or "").strip()[:MAX_TEXT]
     _take_off_agenda(case, new_status="declined")
     _event(case, "declined", actor, now)
@@ -224,7 +226,7 @@ def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: lis
                   now: datetime | None = None) -> PanelCase:
     """Put the case at the end of a session's agenda (scheduling a submitted case accepts it).
     Holds the session's row lock, so two secretaries cannot overfill it (409 when full)."""
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     now = _now(now)
     if case.status not in ("submitted", "accepted", "scheduled"):
         raise Conflict(str(_l("Only a submitted or accepted case can be put on an agenda.")))
@@ -270,7 +272,7 @@ def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: lis
 
 def unschedule_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
     """Take a case off its agenda; it waits (accepted) for another session."""
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     if case.status != "scheduled":
         raise Conflict(str(_l("The case is not on an agenda.")))
     _take_off_agenda(case, new_status="accepted")
@@ -282,7 +284,7 @@ def unschedule_case(case: PanelCase, *, actor: User, now: datetime | None = None
 
 def move_on_agenda(case: PanelCase, *, actor: User, direction: str) -> PanelCase:
     """Move a case up or down the agenda (before publication: publishing locks the order)."""
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     session = case.session
     if case.status != "scheduled" or session is None:
         raise Conflict(str(_l("The case is not on an agenda.")))
@@ -302,7 +304,7 @@ def move_on_agenda(case: PanelCase, *, actor: User, direction: str) -> PanelCase
 
 def set_case_minutes(case: PanelCase, *, actor: User, minutes) -> PanelCase:
     """A case can take longer (or shorter) than the panel's default; later cases shift."""
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     errors: dict[str, str] = {}
     n = _check_int(errors, "minutes", minutes, 5, 600, _l("A case takes 5–600 minutes."))
     if errors:
@@ -355,7 +357,7 @@ def _set_experts(case: PanelCase, users: list[User], now: datetime | None) -> bo
 
 
 def set_case_experts(case: PanelCase, *, actor: User, experts: list, now: datetime | None = None) -> PanelCase:
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     if case.status not in ("submitted", "accepted", "scheduled"):
         raise Conflict(str(_l("Experts can be chosen only for a case waiting for the panel.")))
     if _set_experts(case, _expert_users(case, experts), now) and case.session is not None and case.status == "scheduled":
@@ -389,8 +391,9 @@ def suggest_experts(case: PanelCase, *, now: datetime | None = None) -> list[dic
 
 def declare_conflict(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
     """An expert declares a conflict of interest (jääviys): they leave the case and are not suggested."""
-    if case.panel.expert_for(actor) is None:
-        raise Forbidden(str(_l("Only the panel's experts can declare a conflict of interest.")))
+    if not in_pool(case.panel, actor):
+        # the same answer as for a case that does not exist (no existence oracle)
+        raise not_found_unless_readable(case, actor, _l("Only the panel's experts can declare a conflict of interest."))
     if db.session.get(PanelConflict, (case.id, actor.id)) is None:
         db.session.add(PanelConflict(case_id=case.id, user_id=actor.id, declared_dt=_now(now)))
     was_assigned = any(e.id == actor.id for e in case.experts)
@@ -419,10 +422,9 @@ def _clean_list(items) -> list[str]:
 def record_statement(case: PanelCase, *, actor: User, text: str, recommendations=None, responsible_services=None,
                      follow_up: date | str | None = None, now: datetime | None = None) -> PanelStatement:
     """Record (or correct) the panel's advice on a case; the submitter is notified."""
-    from ..core.privacy import find_identity_codes
     from ..core.timefmt import parse_date, to_local
 
-    _require_secretary(case.panel, actor)
+    require_case_secretary(case, actor)
     if case.status not in ("scheduled", "handled") or case.session is None or not case.session.is_published:
         raise Conflict(str(_l("Advice can be recorded for a case on a published agenda.")))
     errors: dict[str, str] = {}
@@ -444,9 +446,8 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
     kept = case.statement is not None and case.statement.follow_up_date == follow_up_date
     if follow_up_date and not kept and follow_up_date < to_local(_now(now)).date():
         errors["follow_up"] = str(_l("The follow-up date cannot be in the past."))
-    for name, value in (("text", text), ("recommendations", "\n".join(recs)), ("responsible_services", "\n".join(services))):
-        if find_identity_codes(value):
-            errors[name] = str(_l("Remove the personal identity code. Cases are pseudonymous: do not write names or identity codes."))
+    identity_code_errors(errors, text=text, recommendations="\n".join(recs),
+                         responsible_services="\n".join(services))
     if errors:
         raise ValidationFailed(str(_l("Check the statement.")), fields=errors)
     now = _now(now)

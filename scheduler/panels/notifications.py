@@ -46,6 +46,7 @@ from .models import Panel, PanelCase, PanelSession
 
 SESSION_EVENT = "panel-session.changed"
 CASE_EVENT = "panel-case.changed"
+EXPERT_LEFT_EVENT = "panel-expert.left"
 CASE_NOTICES = ("returned", "declined", "moved", "statement")
 CASE_SYNCS = ("scheduled", "moved", "withdrawn", "declined", "returned")
 
@@ -197,7 +198,47 @@ def queue_case_notice(case: PanelCase, action: str) -> None:
     queue_notice(Invitee.of(user), build)
 
 
+def queue_expert_left_notices(panel: Panel, expert: User, cases: list[PanelCase]) -> int:
+    """Tell each secretary which cases lost an expert who left the pool (issue 12). Nothing of the
+    cases leaves: each is named by its number, its session time and its link."""
+    rows = []
+    for case in cases:
+        url = app_link("panels.case_detail", case_id=case.id)
+        rows.append((case.id, case.start_dt, case.end_dt, len(case.experts), url))
+
+    def build(lang: str):
+        facts = []
+        for case_id, start, end, left, url in rows:
+            when = format_range(start, end, lang) if start and end else _("waiting for a session")
+            facts.append((_("Case %(n)d", n=case_id), " · ".join([when, _("experts left: %(n)d", n=left), url])))
+        lines = [_("%(name)s is no longer in the panel's expert pool and was taken off the cases below. "
+                   "Choose another expert for each of them in the service.", name=expert.name)]
+        return (_("Cases need another expert") + " – " + panel.name, lines, facts,
+                app_link("panels.secretary"), _("Open the secretary's page"))
+
+    sent = 0
+    for secretary in panel.secretaries:
+        if secretary.is_active:
+            queue_notice(Invitee.of(secretary), build)
+            sent += 1
+    return sent
+
+
 # --- recorded in the request, handled by the worker -------------------------------------------
+
+def record_expert_left(panel: Panel, expert: User, cases: list[PanelCase]) -> None:
+    enqueue(EXPERT_LEFT_EVENT, {"panel_id": panel.id, "user_id": expert.id, "case_ids": [c.id for c in cases]})
+
+
+def handle_expert_left(message) -> None:
+    panel = db.session.get(Panel, int(message.payload["panel_id"]))
+    expert = db.session.get(User, int(message.payload["user_id"]))
+    if panel is None or expert is None:
+        return
+    cases = [c for c in (db.session.get(PanelCase, int(i)) for i in message.payload.get("case_ids", [])) if c]
+    if cases:
+        queue_expert_left_notices(panel, expert, cases)
+
 
 def record_session_change(session: PanelSession, action: str | None = None, **_kw) -> None:
     enqueue(SESSION_EVENT, {"session_id": session.id, "action": action or ""})
@@ -347,4 +388,5 @@ def init_app(app) -> None:
     teams_meeting_ready.connect(on_teams_meeting_ready)
     register_handler(app, SESSION_EVENT, handle_session_changed, event=True)
     register_handler(app, CASE_EVENT, handle_case_changed, event=True)
+    register_handler(app, EXPERT_LEFT_EVENT, handle_expert_left, event=True)
     register_job(app, "panel-reminders", panel_reminders, {"trigger": "interval", "minutes": 5})

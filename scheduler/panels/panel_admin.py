@@ -7,21 +7,25 @@ from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from ..core.errors import NotFound, ValidationFailed
+from ..core.privacy import identity_code_errors
 from ..core.signals import panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email, normalize_email
 from . import recurrence
-from .models import Panel, PanelExpert
+from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert
+from .notifications import record_expert_left
 from .services import (
     _agenda_cases,
     _areas,
     _check_int,
     _now,
     _require_admin,
+    _session_updated,
     _sessions,
     ensure_sessions,
     horizon_months,
@@ -46,6 +50,7 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
     if not values["name"] or len(values["name"]) > 200:
         errors["name"] = str(_l("Enter the panel's name (at most 200 characters)."))
     values["region"] = (region or "").strip()[:200]
+    identity_code_errors(errors, name=name, region=region)  # the name goes into every e-mail subject
     try:
         values["rrule"] = recurrence.validate_rrule(rrule)
     except (ValueError, TypeError):
@@ -101,6 +106,7 @@ def create_panel(*, actor: User, name: str, rrule: str, first_start: datetime | 
             errors["experts"] = str(_l("Each expert needs an e-mail address and expertise areas."))
             continue
         users = _users_by_email([spec.get("email", "")], "experts", errors)
+        identity_code_errors(errors, experts=str(spec.get("organisation") or ""))
         areas = _areas(spec.get("expertise") or [], "experts", errors)
         if users:
             expert_specs.append((users[0], areas, spec))
@@ -194,7 +200,8 @@ def _follow_new_rhythm(panel: Panel, *, actor: User, now: datetime) -> None:
 
 
 def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], organisation: str = "",
-               languages: list[str] | str | None = None, is_active: bool = True) -> PanelExpert:
+               languages: list[str] | str | None = None, is_active: bool = True,
+               now: datetime | None = None) -> PanelExpert:
     """Add a person to the expert pool, or change their expertise, organisation and languages."""
     _require_admin(actor)
     errors: dict[str, str] = {}
@@ -204,6 +211,7 @@ def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], o
     areas = _areas(expertise, "expertise", errors)
     if not areas and "expertise" not in errors:
         errors["expertise"] = str(_l("Choose at least one expertise area."))
+    identity_code_errors(errors, organisation=organisation)
     if errors:
         raise ValidationFailed(str(_l("Check the expert's details.")), fields=errors)
     user = users[0]
@@ -211,18 +219,51 @@ def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], o
     if expert is None:
         expert = PanelExpert(user=user)
         panel.experts.append(expert)
+    leaving = expert.is_active and not is_active and expert.id is not None
     expert.organisation = (organisation or user.organisation or "").strip()[:200]
     expert.languages = _languages(languages)
     expert.areas = areas
     expert.is_active = bool(is_active)
     db.session.flush()
+    if leaving:
+        _left_pool(panel, user, now=now)
     return expert
 
 
-def remove_expert(panel: Panel, *, actor: User, expert_id: int) -> None:
+def remove_expert(panel: Panel, *, actor: User, expert_id: int, now: datetime | None = None) -> None:
+    """Take a person out of the pool. They lose access at once (can_read_case asks the pool); their
+    places on cases not yet handled are freed and the secretaries are told which cases lost an
+    expert."""
     _require_admin(actor)
     expert = next((e for e in panel.experts if e.id == expert_id), None)
     if expert is None:
         raise NotFound(str(_l("No such expert in this panel.")))
+    user = expert.user
     panel.experts.remove(expert)
     db.session.flush()
+    _left_pool(panel, user, now=now)
+
+
+def _left_pool(panel: Panel, user: User, *, now: datetime | None) -> list[PanelCase]:
+    """Free a departed expert's places on the panel's cases that are not handled yet; published
+    agendas are refreshed (their invitation is cancelled) and the secretaries get an e-mail."""
+    affected = list(db.session.execute(
+        select(PanelCase).join(PanelCaseExpert, PanelCaseExpert.case_id == PanelCase.id)
+        .where(PanelCase.panel_id == panel.id, PanelCaseExpert.user_id == user.id,
+               PanelCase.status.in_(("submitted", "accepted", "scheduled")))
+        .order_by(PanelCase.start_dt, PanelCase.id)
+    ).unique().scalars())
+    if not affected:
+        return []
+    db.session.execute(PanelCaseExpert.__table__.delete().where(
+        PanelCaseExpert.user_id == user.id, PanelCaseExpert.case_id.in_([c.id for c in affected])))
+    db.session.flush()
+    sessions = {}
+    for case in affected:
+        db.session.expire(case, ["experts"])
+        if case.status == "scheduled" and case.session is not None:
+            sessions[case.session.id] = case.session
+    for session in sessions.values():
+        _session_updated(session)
+    record_expert_left(panel, user, affected)
+    return affected

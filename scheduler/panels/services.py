@@ -13,6 +13,7 @@ commits once. Signals are sent after flush, inside the transaction (see core/sig
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -21,7 +22,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
-from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from ..core.privacy import refuse_identity_codes
 from ..core.signals import panel_case_changed, panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
@@ -33,6 +35,7 @@ from .models import (
     PanelCaseEvent,
     PanelCaseExpert,
     PanelCaseRead,
+    PanelExpert,
     PanelSession,
 )
 
@@ -82,6 +85,12 @@ def _require_secretary(panel: Panel, actor: User) -> None:
         raise Forbidden(str(_l("Only the panel's secretaries can do this.")))
 
 
+def require_case_secretary(case: PanelCase, actor: User) -> None:
+    """Only the panel's secretaries; others get 403 if they may read the case, else 404."""
+    if not case.panel.is_secretary(actor):
+        raise not_found_unless_readable(case, actor, _l("Only the panel's secretaries can do this."))
+
+
 def panels_for_secretary(actor: User) -> list[Panel]:
     return [p for p in all_panels() if p.is_secretary(actor)]
 
@@ -93,38 +102,74 @@ def all_panels(active_only: bool = False) -> list[Panel]:
     return list(db.session.execute(q).unique().scalars())
 
 
+def in_pool(panel: Panel, user: User) -> bool:
+    """An active member of the panel's expert pool (removed or deactivated experts are not)."""
+    expert = panel.expert_for(user)
+    return expert is not None and expert.is_active
+
+
 def can_read_case(case: PanelCase, user: User) -> bool:
     """The submitter, the panel's secretaries, and the experts assigned to the case once the
-    session's agenda is published. Nobody else (administrators read the log, not the cases)."""
+    session's agenda is published, while they are in the panel's pool. Nobody else
+    (administrators manage panels and read the log, not the cases)."""
     if case.submitter_id == user.id or case.panel.is_secretary(user):
         return True
     return bool(
         case.session is not None and case.session.is_published
         and case.status in ("scheduled", "handled")
         and any(e.id == user.id for e in case.experts)
+        and in_pool(case.panel, user)
     )
 
 
 def can_see_agenda(session: PanelSession, user: User) -> bool:
-    """Secretaries and admins always; once published, the invited experts and the submitters of
-    the cases on it (who see their own case only)."""
+    """Secretaries and admins always (admins without case references); once published, the
+    invited experts still in the pool and the submitters of the cases on it (who see their own
+    case only)."""
     if session.panel.is_secretary(user) or user.is_admin:
         return True
     if not session.is_published:
         return False
-    return any(c.submitter_id == user.id or any(e.id == user.id for e in c.experts) for c in session.agenda)
+    expert = in_pool(session.panel, user)
+    return any(c.submitter_id == user.id or (expert and any(e.id == user.id for e in c.experts))
+               for c in session.agenda)
 
 
-def can_see_case_exists(case: PanelCase, user: User) -> bool:
-    return can_read_case(case, user) or any(e.id == user.id for e in case.experts)
+@dataclass(frozen=True)
+class AgendaLine:
+    case: PanelCase
+    show_ref: bool  # the case reference may be shown to this person
+    readable: bool  # this person may open the case (its contents)
+
+
+def agenda_for(session: PanelSession, user: User) -> list[AgendaLine]:
+    """The agenda as this person sees it, the same on the page and in the API: secretaries and
+    the panel's experts see every case on it; an administrator sees the times and expertise but
+    no case references; a submitter sees their own case only. Call can_see_agenda first."""
+    secretary = session.panel.is_secretary(user)
+    expert = in_pool(session.panel, user)
+    lines = []
+    for case in session.agenda:
+        own = case.submitter_id == user.id
+        if not (secretary or expert or own or user.is_admin):
+            continue
+        lines.append(AgendaLine(case=case, show_ref=secretary or expert or own, readable=can_read_case(case, user)))
+    return lines
+
+
+def not_found_unless_readable(case: PanelCase, user: User, message) -> DomainError:
+    """The error for someone who may not do something to a case: 403 only for those who may read
+    the case anyway; for everyone else the same 404 as a case that does not exist."""
+    if can_read_case(case, user):
+        return Forbidden(str(message))
+    return NotFound(str(_l("No such case.")))
 
 
 def read_case(case_id: int, *, actor: User, via: str = "page", now: datetime | None = None) -> PanelCase:
-    """The case, for someone allowed to read its contents; the read is logged."""
+    """The case, for someone allowed to read its contents; the read is logged. Anyone else gets
+    the same NotFound as for a case that does not exist (no existence oracle)."""
     case = get_case(case_id)
     if not can_read_case(case, actor):
-        if can_see_case_exists(case, actor):
-            raise Forbidden(str(_l("The case can be read once the agenda is published.")))
         raise NotFound(str(_l("No such case.")))
     log_case_read(case, actor, via=via, now=now)
     return case
@@ -351,6 +396,7 @@ def cancel_session(session: PanelSession, *, actor: User, reason: str = "", now:
     _require_secretary_or_admin(session.panel, actor)
     if session.status not in OPEN_SESSION_STATUSES:
         raise Conflict(str(_l("Only a coming session can be cancelled.")))
+    refuse_identity_codes(reason=reason)  # the reason goes to the submitters and the invited
     session.status = "cancelled"
     session.cancel_reason = (reason or "").strip()[:500]
     session.sequence += 1
@@ -414,7 +460,9 @@ def sessions_for_expert(user: User, *, include_past: bool = True, now: datetime 
     """Sessions whose published agenda has a case this expert is assigned to."""
     q = (select(PanelSession).join(PanelCase, PanelCase.session_id == PanelSession.id)
          .join(PanelCaseExpert, PanelCaseExpert.case_id == PanelCase.id)
+         .join(PanelExpert, (PanelExpert.panel_id == PanelCase.panel_id) & (PanelExpert.user_id == user.id))
          .where(PanelCaseExpert.user_id == user.id, PanelCase.status.in_(("scheduled", "handled")),
+                PanelExpert.is_active.is_(True),
                 PanelSession.status.in_(("agenda_published", "held", "not_held")))
          .order_by(PanelSession.start_dt).distinct())
     if not include_past:

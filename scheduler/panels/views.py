@@ -139,14 +139,14 @@ def edit_case(case_id: int):
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw_case(case_id: int):
-    cases.withdraw_case(services.get_case(case_id), actor=current_user)
+    cases.withdraw_case(services.get_case(case_id), actor=current_user)  # not theirs: NotFound, a 404
     db.session.commit()
     flash(_l("The case was withdrawn."), "success")
     return redirect(url_for("panels.index"))
 
 
 def _read(case_id: int) -> PanelCase:
-    """The case for the current user, logging the read; 403/404 otherwise."""
+    """The case for the current user, logging the read; 404 otherwise (missing or not theirs)."""
     case = services.read_case(case_id, actor=current_user, via="page")
     db.session.commit()
     return case
@@ -170,7 +170,7 @@ def case_detail(case_id: int):
         ctx.update(schedule_form=form, message_form=MessageForm(),
                    minutes_form=MinutesForm(minutes=case.case_minutes),
                    conflicted=cases.conflicted_user_ids(case))
-    ctx["is_expert"] = case.panel.expert_for(current_user) is not None
+    ctx["is_expert"] = services.in_pool(case.panel, current_user)
     return render_template("panels/case_detail.html", **ctx)
 
 
@@ -190,7 +190,7 @@ def secretary():
 def _secretary_case(case_id: int) -> PanelCase:
     case = services.get_case(case_id)
     if not case.panel.is_secretary(current_user):
-        abort(403)
+        abort(403 if services.can_read_case(case, current_user) else 404)
     return case
 
 
@@ -283,7 +283,7 @@ def move_case(case_id: int, direction: str):
 @roles_required("expert")
 def declare_conflict(case_id: int):
     case = services.get_case(case_id)
-    if not (any(e.id == current_user.id for e in case.experts) or case.panel.expert_for(current_user)):
+    if not services.in_pool(case.panel, current_user):
         abort(404)
     cases.declare_conflict(case, actor=current_user)
     db.session.commit()
@@ -335,13 +335,12 @@ def _session(session_id: int) -> PanelSession:
 def session_detail(session_id: int):
     session = _session(session_id)
     if not services.can_see_agenda(session, current_user):
-        abort(403 if current_user.has_role("secretary", "expert") else 404)
+        abort(404)
     is_secretary = session.panel.is_secretary(current_user)
-    is_expert = session.panel.expert_for(current_user) is not None
-    items = session.agenda
-    if not (is_secretary or current_user.is_admin or is_expert):
-        items = [c for c in items if c.submitter_id == current_user.id]
-    readable = {c.id for c in items if services.can_read_case(c, current_user)}
+    lines = services.agenda_for(session, current_user)
+    items = [line.case for line in lines]
+    readable = {line.case.id for line in lines if line.readable}
+    hidden_refs = {line.case.id for line in lines if not line.show_ref}
     now = datetime.now(UTC)
     move_form = MoveSessionForm()
     local = to_local(session.start_dt)
@@ -350,7 +349,8 @@ def session_detail(session_id: int):
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
     return render_template(
-        "panels/session_detail.html", session=session, items=items, readable=readable, is_secretary=is_secretary,
+        "panels/session_detail.html", session=session, items=items, readable=readable, hidden_refs=hidden_refs,
+        is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
         cancel_form=CancelSessionForm(), graph_enabled=current_app.config.get("GRAPH_ENABLED", False),
     )

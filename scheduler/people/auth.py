@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -15,7 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.db import utcnow
-from ..core.errors import DomainError
+from ..core.errors import DomainError, ValidationFailed
+from ..core.privacy import identity_code_errors
+from ..core.timefmt import local_to_utc, to_local
 from ..extensions import db
 from .models import ApiToken, LoginThrottle, User, UserSession
 
@@ -73,9 +75,16 @@ def _throttle_row(key: str) -> LoginThrottle:
     return row
 
 
+def _account_key(email: str, address: str | None) -> str:
+    # per account AND address: failures from one place lock that place out of the account, not
+    # the colleague who signs in from their own desk (the per-address limit still stops one
+    # address from trying many accounts)
+    return f"account:{email.strip().lower()}|{address or '-'}"
+
+
 def _keys(email: str, address: str | None) -> list[tuple[str, int]]:
     cfg = current_app.config
-    keys = [(f"account:{email.strip().lower()}", cfg["LOGIN_MAX_FAILURES"])]
+    keys = [(_account_key(email, address), cfg["LOGIN_MAX_FAILURES"])]
     if address:
         keys.append((f"address:{address}", cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]))
     return keys
@@ -101,10 +110,10 @@ def record_failure(email: str, address: str | None) -> None:
             row.locked_until_dt = now + window
 
 
-def clear_account_failures(email: str) -> None:
+def clear_account_failures(email: str, address: str | None = None) -> None:
     db.session.execute(
         update(LoginThrottle)
-        .where(LoginThrottle.key == f"account:{email.strip().lower()}")
+        .where(LoginThrottle.key == _account_key(email, address))
         .values(failures=0, locked_until_dt=None)
     )
 
@@ -118,7 +127,7 @@ def authenticate(email: str, password: str, address: str | None) -> User:
     if not ok or user is None or not user.is_active:
         record_failure(email, address)
         raise SignInFailed(str(_l("The e-mail address or password is wrong, or the account is disabled.")))
-    clear_account_failures(email)
+    clear_account_failures(email, address)
     return user
 
 
@@ -162,20 +171,50 @@ def end_session(raw: str | None) -> None:
         )
 
 
-def end_all_sessions(user: User) -> None:
-    db.session.execute(
-        update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_dt.is_(None)).values(ended_dt=utcnow())
-    )
+def end_all_sessions(user: User, *, keep: str | None = None) -> None:
+    """End the user's sessions; with keep (a raw session id), all but that one (this browser)."""
+    stmt = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_dt.is_(None))
+    if keep:
+        stmt = stmt.where(UserSession.token_hash != sha256(keep))
+    db.session.execute(stmt.values(ended_dt=utcnow()))
 
 
 # --- API tokens --------------------------------------------------------------------------
 
 TOKEN_PREFIX = "lsk_"  # noqa: S105  (a public prefix, not a secret)
+TOKEN_DEFAULT_DAYS = 365
+TOKEN_MAX_DAYS = 2 * 365
+LAST_USED_EVERY = timedelta(minutes=1)  # "last used" is exact to the minute, without a write per request
 
 
-def create_api_token(user: User, label: str = "") -> str:
+def token_expiry(expires: date | None, *, never: bool = False, now: datetime | None = None) -> datetime | None:
+    """The end of the token's last valid day (local time): a year from today unless a date is
+    given; None (no expiry) only when asked for."""
+    if never:
+        return None
+    now = now or utcnow()
+    today = to_local(now).date()
+    if expires is None:
+        expires = today + timedelta(days=TOKEN_DEFAULT_DAYS)
+    if expires < today or expires > today + timedelta(days=TOKEN_MAX_DAYS):
+        raise ValidationFailed(str(_l("Check the token's expiry date.")), fields={
+            "expires": str(_l("Choose a date from today to two years from now."))})
+    return local_to_utc(datetime.combine(expires + timedelta(days=1), time()))
+
+
+def create_api_token(user: User, label: str = "", *, expires: date | None = None, never_expires: bool = False,
+                     now: datetime | None = None) -> str:
+    """A new personal token; the raw secret is returned once and only its SHA-256 is kept."""
+    label = (label or "").strip()
+    errors = identity_code_errors(label=label)
+    if len(label) > 100:
+        errors["label"] = str(_l("Use at most 100 characters."))
+    if errors:
+        raise ValidationFailed(str(_l("Check the token's name.")), fields=errors)
+    expires_dt = token_expiry(expires, never=never_expires, now=now)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, label=label[:100], prefix=raw[:10], token_hash=sha256(raw)))
+    db.session.add(ApiToken(user_id=user.id, label=label, prefix=raw[:10], token_hash=sha256(raw),
+                            expires_dt=expires_dt))
     db.session.flush()
     return raw
 
@@ -186,13 +225,26 @@ def user_for_api_token(raw: str) -> User | None:
     # the lookup is by hash; compare again in constant time for good measure
     if row is None or row.revoked_dt is not None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    if not row.user.is_active:
-        return None
     now = utcnow()
-    if row.last_used_dt is None or now - row.last_used_dt > timedelta(minutes=5):
-        row.last_used_dt = now
+    if row.is_expired(now) or not row.user.is_active:
+        return None
+    if row.last_used_dt is None or now - row.last_used_dt >= LAST_USED_EVERY:
+        # one guarded write per token and minute, even with many requests at once
+        db.session.execute(update(ApiToken).where(
+            ApiToken.id == row.id,
+            (ApiToken.last_used_dt.is_(None)) | (ApiToken.last_used_dt <= now - LAST_USED_EVERY),
+        ).values(last_used_dt=now))
         db.session.commit()
     return row.user
+
+
+def active_api_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens that still work (not revoked, not expired), oldest first."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_dt.is_(None)).order_by(ApiToken.created_dt)
+    ).scalars().all()
+    return [t for t in rows if not t.is_expired(now)]
 
 
 def revoke_api_token(user: User, token_id: int) -> bool:

@@ -66,9 +66,12 @@ def user_token(email, label):
     user = get_user_by_email(email)
     if user is None or not user.is_active:
         raise click.ClickException(f"No active user {email}")
-    raw = create_api_token(user, label)
+    try:
+        raw = create_api_token(user, label)
+    except DomainError as exc:
+        _fail(exc)
     db.session.commit()
-    click.echo(f"API token for {user.email} (shown once; store it safely):")
+    click.echo(f"API token for {user.email} (shown once, valid for a year; store it safely):")
     click.echo(raw)
 
 

@@ -45,6 +45,11 @@ class TokenForm(Form):
         description=_l("For example the system that will use it."),
         validators=[Length(max=100, message=_l("Use at most 100 characters."))],
     )
+    expires = StringField(
+        _l("Valid until (optional)"),
+        description=_l("Write the date as d.m.yyyy. Without a date the token works for one year."),
+    )
+    never_expires = BooleanField(_l("The token does not expire (revoke it when it is no longer needed)"))
 
 
 # --- admin pages --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -174,8 +174,17 @@ class ApiToken(db.Model):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: no expiry
 
     user: Mapped[User] = relationship()
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_dt is not None and self.expires_dt <= now
+
+    @property
+    def last_valid_dt(self) -> datetime | None:
+        """A moment on the last day the token works (expires_dt is the midnight after it)."""
+        return self.expires_dt - timedelta(seconds=1) if self.expires_dt else None
 
 
 class UserSession(db.Model):
@@ -196,7 +205,8 @@ class UserSession(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failed sign-in counters, per account ("account:<email>") and per address ("address:<ip>").
+    """Failed sign-in counters, per account and address ("account:<email>|<ip>") and per address
+    ("address:<ip>"), so a stranger cannot lock a colleague out from elsewhere.
     Kept in the database so the limit holds across worker processes and hosts."""
 
     __tablename__ = "login_throttles"

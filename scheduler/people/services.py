@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from ..core.errors import NotFound, ValidationFailed
+from ..core.privacy import identity_code_errors
 from ..extensions import db
 from .auth import MIN_PASSWORD_LENGTH, end_all_sessions, hash_password
 from .models import LANGUAGES, ROLES, UNIT_KINDS, ExpertiseArea, Unit, UnitMembership, User, UserRole
@@ -41,6 +42,7 @@ def _too_long(**values: str | None) -> dict[str, str]:
 
 def _check_unit_fields(code: str, name_fi: str, kind: str, name_sv: str = "", name_en: str = "") -> dict[str, str]:
     errors = _too_long(name_fi=name_fi, name_sv=name_sv, name_en=name_en)
+    identity_code_errors(errors, name_fi=name_fi, name_sv=name_sv, name_en=name_en)
     if not code or len(code) > 40 or not all(c.isalnum() or c in "-_" for c in code):
         errors["code"] = str(_l("Use 1–40 letters, digits, hyphens or underscores."))
     if not (name_fi or "").strip():
@@ -125,6 +127,7 @@ def create_user(
     email = normalize_email(email)
     errors = _check_roles_language(list(roles), language)
     errors.update(_too_long(name=name, title=title, organisation=organisation))
+    identity_code_errors(errors, name=name, title=title, organisation=organisation)
     if not (name or "").strip():
         errors["name"] = str(_l("Enter the person's name."))
     if (email in existing) if existing is not None else get_user_by_email(email):
@@ -153,6 +156,7 @@ def update_user(
     themselves out: they keep their own administrator role and stay active."""
     errors = _check_roles_language(list(roles), language)
     errors.update(_too_long(name=name, title=title, organisation=organisation))
+    identity_code_errors(errors, name=name, title=title, organisation=organisation)
     if not (name or "").strip():
         errors["name"] = str(_l("Enter the person's name."))
     if actor is not None and actor.id == user.id:
@@ -232,6 +236,7 @@ def update_expertise_area(area: ExpertiseArea, *, name_fi: str, name_sv: str, na
             errors[f"name_{lang}"] = str(msg)
         elif len(value.strip()) > 200:
             errors[f"name_{lang}"] = str(_l("Use at most %(n)d characters.", n=200))
+    identity_code_errors(errors, name_fi=name_fi, name_sv=name_sv, name_en=name_en)
     if not isinstance(position, int) or not 0 <= position <= 999:
         errors["position"] = str(_l("Enter a whole number from 0 to 999."))
     if errors:

@@ -5,15 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from ..core.errors import DomainError
 from ..core.nav import NavItem, add_nav
+from ..core.timefmt import parse_date
 from ..core.views import safe_next
 from ..extensions import db
 from . import auth
 from .forms import PasswordForm, SignInForm, TokenForm
-from .models import ApiToken
 
 bp = Blueprint("people", __name__)
 
@@ -70,15 +69,16 @@ def sign_out():
     return redirect(url_for("people.sign_in"))
 
 
+def _profile_page(*, password_form=None, token_form=None, new_token=None, status=200):
+    return render_template("people/profile.html", password_form=password_form or PasswordForm(),
+                           token_form=token_form or TokenForm(), tokens=auth.active_api_tokens(current_user),
+                           new_token=new_token), status
+
+
 @bp.route("/profile", methods=["GET"])
 @login_required
 def profile():
-    tokens = db.session.execute(
-        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_dt.is_(None)).order_by(ApiToken.created_dt)
-    ).scalars().all()
-    new_token = session.pop("new_token", None)
-    return render_template("people/profile.html", password_form=PasswordForm(), token_form=TokenForm(),
-                           tokens=tokens, new_token=new_token)
+    return _profile_page()
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -92,29 +92,44 @@ def change_password():
             form.current.errors = [str(_l("The current password is wrong."))]
         else:
             set_password(current_user, form.new.data)
+            # whoever knew the old password is signed out everywhere else; this browser stays in
+            auth.end_all_sessions(current_user, keep=session.get("sid"))
             db.session.commit()
-            flash(_l("Your password has been changed."), "success")
+            flash(_l("Your password has been changed. You were signed out on your other devices."), "success")
             return redirect(url_for("people.profile"))
-    tokens = db.session.execute(
-        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_dt.is_(None))
-    ).scalars().all()
-    return render_template("people/profile.html", password_form=form, token_form=TokenForm(), tokens=tokens,
-                           new_token=None), 422
+    return _profile_page(password_form=form, status=422)
 
 
 @bp.route("/profile/tokens", methods=["POST"])
 @login_required
 def create_token():
+    """The new token is shown once, in this response: it is never kept in the session cookie
+    (which is only signed, not encrypted) nor anywhere else."""
     form = TokenForm()
-    if form.validate_on_submit():
-        raw = auth.create_api_token(current_user, form.label.data or "")
+    if not form.validate_on_submit():
+        if not form.errors:
+            flash(_l("The form had expired. Please try again."), "error")
+        return _profile_page(token_form=form, status=422)
+    expires = None
+    if (form.expires.data or "").strip() and not form.never_expires.data:
+        try:
+            expires = parse_date(form.expires.data)
+        except ValueError:
+            form.expires.errors = [str(_l("Write the date as d.m.yyyy, e.g. 5.1.2027."))]
+            return _profile_page(token_form=form, status=422)
+    try:
+        raw = auth.create_api_token(current_user, form.label.data or "", expires=expires,
+                                    never_expires=bool(form.never_expires.data))
         db.session.commit()
-        session["new_token"] = raw  # shown once on the next page, then gone
-        flash(_l("A new API token was created. Copy it now: it is not shown again."), "success")
-    else:  # nothing was created: say why
-        errors = form.label.errors or [_l("The form had expired. Please try again.")]
-        flash(errors[0], "error")
-    return redirect(url_for("people.profile") + "#tokens")
+    except DomainError as exc:
+        db.session.rollback()
+        for name, message in exc.fields.items():
+            getattr(form, name).errors = [message]
+        return _profile_page(token_form=form, status=exc.status)
+    flash(_l("A new API token was created. Copy it now: it is not shown again."), "success")
+    resp = render_template("people/profile.html", password_form=PasswordForm(), token_form=TokenForm(formdata=None),
+                           tokens=auth.active_api_tokens(current_user), new_token=raw)
+    return resp, 201, {"Cache-Control": "no-store"}
 
 
 @bp.route("/profile/tokens/<int:token_id>/revoke", methods=["POST"])
