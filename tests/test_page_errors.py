@@ -55,12 +55,22 @@ def test_a_form_posted_from_a_button_that_does_not_validate_goes_back_with_its_e
     assert db.session.get(PanelCase, case.id).status == "submitted"
 
 
-def test_forbidden_is_its_403_page(client, panel, people, db):
+def test_forbidden_is_its_403_page_and_another_workers_case_is_not_found(client, panel, people, db, make_user):
+    from scheduler.panels.models import PanelCase
+
     case = submit(db, panel, people["worker"])
+    sign_in(client, make_user(email="toinen.sihteeri@example.fi", roles=("secretary",)))
+    token = csrf_token(client, "/")
+    resp = client.post(f"/panels/sessions/{panel.sessions[0].id}/publish", data={"csrf_token": token})
+    assert resp.status_code == 403  # a secretary, but not this panel's (the service's Forbidden)
+    assert "Vain työryhmän sihteerit voivat tehdä tämän." in resp.get_data(as_text=True)
+
+    client.post("/sign-out", data={"csrf_token": token})
     sign_in(client, people["other_worker"])
-    token = csrf_token(client, "/panels/")
-    resp = client.post(f"/panels/cases/{case.id}/withdraw", data={"csrf_token": token})
-    assert resp.status_code == 403
+    resp = client.post(f"/panels/cases/{case.id}/withdraw", data={"csrf_token": csrf_token(client, "/panels/")})
+    assert resp.status_code == 404  # not theirs: the same answer as for a case that does not exist
+    db.session.expire_all()
+    assert db.session.get(PanelCase, case.id).status == "submitted"
 
 
 def test_text_hygiene_is_a_field_error_and_nothing_is_saved(client, panel, people, db):
