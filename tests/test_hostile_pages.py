@@ -231,6 +231,14 @@ def _variants() -> dict[str, dict[str, object]]:
     }
 
 
+def _has_types(fields: list[dict]) -> bool:
+    """Whether the form has a field a wrong value can be wrong for: a number, an e-mail address, a
+    choice (a select, radio buttons, a list of checkboxes). A lone checkbox is a yes/no."""
+    names = [f["name"] for f in fields]
+    return any(f["kind"] in ("number", "email", "select", "radio")
+               or (f["kind"] == "checkbox" and names.count(f["name"]) > 1) for f in fields)
+
+
 def _body(form: dict, variant: dict) -> list[tuple[str, object]]:
     data = []
     for f in form["fields"]:
@@ -321,8 +329,8 @@ def test_every_reachable_form_refuses_hostile_values(app, demo, db, role):
         if NOT_DATA.match(pattern) or not typed:
             continue  # a button: its hostile cases are the addresses' ids (table 2)
         for name, variant in _variants().items():
-            if name == "types" and all(f["kind"] in TYPED - {"number", "email"} for f in typed):
-                continue  # text only: any text is the right type
+            if name == "types" and not _has_types(typed):
+                continue  # text and yes/no boxes only: any text is the right type, any value ticks a box
             data = _body(form, variant)
             if method == "get":
                 query = "&".join(f"{quote(k)}={quote(str(v).encode('utf-8', 'surrogatepass'))}" for k, v in data)
