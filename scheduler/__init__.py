@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Each package exposes init_app(app): its blueprint, navigation, CLI, jobs, outbox handlers and signal
 # receivers. Delivery first: the domains' notifications register on its outbox.
-DOMAINS = ("delivery", "people", "consultations", "panels", "feeds")
+DOMAINS = ("delivery", "people", "consultations", "panels", "feeds", "ops")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -42,6 +42,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     _bound_int_ids(app)
 
     from . import models  # noqa: F401  (complete metadata for Alembic)
+    from .core import errorlog
+
+    errorlog.init_app(app)  # before the engine exists: hide_parameters, safe error logs, DataError → 422
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -87,6 +88,24 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
     except ValueError as exc:
         errors.append(f"SMTP_STARTTLS/SCHEDULER_ENABLED: {exc}")
         smtp_starttls = scheduler_enabled = False
+    try:
+        jobs_expected = _bool(env.get("JOBS_EXPECTED"), default=False)
+    except ValueError as exc:
+        errors.append(f"JOBS_EXPECTED: {exc}")
+        jobs_expected = False
+
+    # Operations (scheduler/ops): who may read /metrics, the log format
+    metrics_networks = []
+    for part in (env.get("METRICS_ALLOWED_NETWORKS") or "127.0.0.0/8,::1").replace(" ", ",").split(","):
+        if part:
+            try:
+                metrics_networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                errors.append(f"METRICS_ALLOWED_NETWORKS: {part!r} is not an address or network (10.0.0.0/8)")
+    log_format = (env.get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in {"text", "json"}:
+        errors.append(f"LOG_FORMAT must be text or json, got {log_format!r}")
+        log_format = "text"
 
     ints = {}
     for name, default in [
@@ -97,7 +116,10 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         ("LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
         ("LOGIN_LOCK_MINUTES", 15),
         ("REMINDER_HOURS", 24),
+        ("ATTENDANCE_WARNING_DAYS", 3),
         ("TRUSTED_PROXY_COUNT", 0),
+        ("JOBS_STALE_MINUTES", 5),
+        ("ALERT_JOBS_STALLED_MINUTES", 15),
     ]:
         try:
             ints[name] = _int(name, env, default)
@@ -119,10 +141,22 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         mail_from = "no-reply@" + (parsed.hostname or "localhost")
     elif not _looks_like_address(mail_from):
         errors.append(f"MAIL_FROM must be an e-mail address (name@example.fi), got {mail_from!r}")
-    # Law 306/2019: the accessibility statement names a feedback channel (answered within 14 days).
-    accessibility_contact = (env.get("ACCESSIBILITY_CONTACT") or "").strip() or mail_from
-    if not _looks_like_address(accessibility_contact):
-        errors.append(f"ACCESSIBILITY_CONTACT must be an e-mail address, got {accessibility_contact!r}")
+    # Law 306/2019: the accessibility statement names a feedback channel answered within 14 days, so
+    # it must be a mailbox somebody reads: never the no-reply sender. ACCESSIBILITY_CONTACT is the
+    # setting's earlier name and is still read.
+    feedback_name = "ACCESSIBILITY_FEEDBACK_EMAIL"
+    accessibility_contact = (env.get(feedback_name) or "").strip()
+    if not accessibility_contact and (env.get("ACCESSIBILITY_CONTACT") or "").strip():
+        feedback_name = "ACCESSIBILITY_CONTACT"
+        accessibility_contact = env["ACCESSIBILITY_CONTACT"].strip()
+    if not accessibility_contact:
+        if production:
+            errors.append("ACCESSIBILITY_FEEDBACK_EMAIL is required in production: the accessibility statement's "
+                          "feedback address, a mailbox that is read (law 306/2019)")
+    elif not _looks_like_address(accessibility_contact):
+        errors.append(f"{feedback_name} must be an e-mail address, got {accessibility_contact!r}")
+    elif _bare_address(accessibility_contact) == _bare_address(mail_from):
+        errors.append(f"{feedback_name} must be a mailbox that is read, not the sender address MAIL_FROM")
 
     graph_keys = ["GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_ORGANIZER"]
     graph_set = [k for k in graph_keys if env.get(k)]
@@ -145,9 +179,10 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
     if errors:
         raise ConfigError("Configuration error:\n  - " + "\n  - ".join(errors))
 
-    engine_options: dict = {"pool_pre_ping": True}
+    # hide_parameters: SQL parameters (case texts) never reach a log line or an exception's text
+    engine_options: dict = {"pool_pre_ping": True, "hide_parameters": True}
     if database_url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30}}
+        engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
 
     return {
         "APP_ENV": app_env,
@@ -169,6 +204,7 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_ADDRESS": ints["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         "LOGIN_LOCK_MINUTES": ints["LOGIN_LOCK_MINUTES"],
         "REMINDER_HOURS": ints["REMINDER_HOURS"],
+        "ATTENDANCE_WARNING_DAYS": ints["ATTENDANCE_WARNING_DAYS"],
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
         "BABEL_DEFAULT_LOCALE": "fi",
         "BABEL_DEFAULT_TIMEZONE": tz_name,
@@ -179,9 +215,10 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or "",
         "SMTP_STARTTLS": smtp_starttls,
         "MAIL_FROM": mail_from,
-        "ACCESSIBILITY_CONTACT": accessibility_contact,
+        "ACCESSIBILITY_FEEDBACK_EMAIL": accessibility_contact,
         "TRUSTED_PROXY_COUNT": ints["TRUSTED_PROXY_COUNT"],
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        "API_MAX_CONTENT_LENGTH": 256 * 1024,  # /api/v1 bodies: the largest real one is ~50 kB
         "GRAPH_ENABLED": len(graph_set) == len(graph_keys),
         "GRAPH_TENANT_ID": env.get("GRAPH_TENANT_ID") or "",
         "GRAPH_CLIENT_ID": env.get("GRAPH_CLIENT_ID") or "",
@@ -196,6 +233,12 @@ def load_config(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "ENTRA_AUTHORITY_URL": entra_authority,
         "SCHEDULER_ENABLED": scheduler_enabled,
         "OUTBOX_DIR": str(Path(instance_path) / "outbox"),
+        "JOBS_EXPECTED": jobs_expected,
+        "JOBS_STALE_MINUTES": ints["JOBS_STALE_MINUTES"],
+        "ALERT_JOBS_STALLED_MINUTES": ints["ALERT_JOBS_STALLED_MINUTES"],
+        "METRICS_ALLOWED_NETWORKS": metrics_networks,
+        "LOG_FORMAT": log_format,
+        "REQUEST_ID_HEADER": (env.get("REQUEST_ID_HEADER") or "X-Request-ID").strip(),
     }
 
 
@@ -205,6 +248,12 @@ def _looks_like_address(value: str) -> bool:
         value = value[value.rindex("<") + 1 : -1]
     local, _, host = value.strip().partition("@")
     return bool(local) and bool(host) and " " not in value.strip() and "@" not in host
+
+
+def _bare_address(value: str) -> str:
+    if "<" in value and value.rstrip().endswith(">"):
+        value = value[value.rindex("<") + 1 : -1]
+    return value.strip().lower()
 
 
 def _dev_secret(instance_path: str) -> str:

@@ -3,6 +3,8 @@
 from .people.models import *  # noqa: F403
 from .consultations.models import *  # noqa: F403
 from .panels.models import *  # noqa: F403
+from .panels.attendance import SessionAttendance  # noqa: F401
 from .delivery.models import *  # noqa: F403
 from .feeds.models import *  # noqa: F403
 from .delivery.microsoft_models import *  # noqa: F403
+from .ops.models import *  # noqa: F403

@@ -85,6 +85,23 @@ def main() -> int:
             page.screenshot(path=str(OUT / "outbox-mail.png"), full_page=True)
             ctx.close()
 
+            # a phone (360 × 740): the booking list's filters fold away, the first free time is on screen
+            ctx = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1, locale="fi-FI",
+                                      timezone_id="Europe/Helsinki")
+            page = ctx.new_page()
+            sign_in(page, "sosiaalityontekija@demo.fi")
+            page.goto(base + "/consultations/")
+            page.screenshot(path=str(OUT / "book-consultation-phone.png"))
+            ctx.close()
+
+            # Swedish content: the Swedish-speaking social worker's booking list
+            ctx = browser.new_context(**{**desktop, "viewport": {"width": 1200, "height": 1150}})
+            page = ctx.new_page()
+            sign_in(page, "socialarbetare@demo.fi")
+            page.goto(base + "/consultations/")
+            page.screenshot(path=str(OUT / "book-consultation-sv.png"))
+            ctx.close()
+
             ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, locale="sv-FI",
                                       timezone_id="Europe/Helsinki")
             page = ctx.new_page()

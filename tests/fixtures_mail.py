@@ -3,7 +3,11 @@
 `smtp_server` is an SMTP server on a free port of 127.0.0.1 that keeps what it receives; it can be
 stopped and started again on the same port (SMTP down, then up) and told to refuse the next
 messages with a reply of our choosing (451 → retried, 550 → permanent). `smtp_app` points the
-app's SMTP settings at it for one test."""
+app's SMTP settings at it for one test.
+
+`SmtpServer(tls_context=..., users={"name": "password"})` offers STARTTLS with that context and
+requires AUTH (PLAIN/LOGIN, only after STARTTLS when TLS is on); a wrong password gets 535.
+`secure_smtp_server` is one with a trustme certificate for 127.0.0.1 (its CA in `.ca_file`)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-__all__ = ["SmtpServer", "smtp_server", "smtp_app", "mail_folder", "check_invitation", "check_invitations",
+__all__ = ["SmtpServer", "smtp_server", "secure_smtp_server", "smtp_app", "mail_folder", "check_invitation", "check_invitations",
            "libical_check", "libical_check_many", "calendar_parts"]
 
 
@@ -48,6 +52,9 @@ class SmtpServer:
     _rcpt_refusals: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: object = None
+    tls_context: object = None
+    users: dict = field(default_factory=dict)
+    ca_file: str = ""
 
     # aiosmtpd handler hooks
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -68,8 +75,23 @@ class SmtpServer:
     def start(self) -> None:
         from aiosmtpd.controller import Controller
 
-        self._controller = Controller(self, hostname=self.host, port=self.port)
+        kwargs: dict = {}
+        if self.tls_context is not None:
+            kwargs.update(tls_context=self.tls_context)
+        if self.users:
+            kwargs.update(authenticator=self._authenticate, auth_required=True,
+                          auth_require_tls=self.tls_context is not None)
+        self._controller = Controller(self, hostname=self.host, port=self.port, **kwargs)
         self._controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        if isinstance(auth_data, LoginPassword):
+            login, password = auth_data.login.decode(), auth_data.password.decode()
+            if login in self.users and self.users[login] == password:
+                return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:
@@ -91,6 +113,26 @@ class SmtpServer:
 @pytest.fixture
 def smtp_server():
     server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def secure_smtp_server(tmp_path):
+    """STARTTLS (a trustme certificate for 127.0.0.1) and AUTH for the user "mailer"."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    ca_file = tmp_path / "smtp-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server = SmtpServer(tls_context=context, users={"mailer": "right password"}, ca_file=str(ca_file))
     server.start()
     try:
         yield server

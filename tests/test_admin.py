@@ -165,7 +165,9 @@ def test_bad_user_input_changes_nothing(as_admin, db, make_user):
         resp = as_admin.post("/admin/users/new", data=data)
         html = _error_summary(resp.get_data(as_text=True))
         assert resp.status_code == 422, field_name
-        assert f'href="#{field_name}"' in html, field_name
+        # a group of boxes: the summary's link lands on its first box
+        target = f"{field_name}-0" if field_name in ("roles", "language") else field_name
+        assert f'href="#{target}"' in html, field_name
     assert _count(db, User) == before
     assert existing.name == db.session.get(User, existing.id).name
 
@@ -352,6 +354,10 @@ def test_csv_import_is_all_or_nothing_with_errors_by_line(as_admin, db, make_uni
     assert resp.status_code == 422
     lines = [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", html)]
     assert lines == [3, 5, 6, 7]
+    # the bad value is shown next to its line number
+    values = dict((int(n), v) for n, v in re.findall(r"<tr><td>(\d+)</td><td><code>([^<]*)</code>", html))
+    assert values[3] == "broken-address" and values[6] == "NOPE" and values[7] == "good@example.fi"
+    assert values[5] == "(tyhjä)"
     assert "Mitään ei tuotu" in html  # Finnish, the admin's language
     assert _count(db, User) == before
     db.session.expire_all()

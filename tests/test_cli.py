@@ -122,7 +122,8 @@ def test_the_real_command_line(tmp_path):
     r = run("user", "token", "nobody@example.fi")
     assert r.returncode != 0 and "nobody@example.fi" in r.stderr
 
-    prod_env = {**base_env, "APP_ENV": "production", "SECRET_KEY": "k" * 40, "BASE_URL": "https://konsultaatio.example.fi"}
+    prod_env = {**base_env, "APP_ENV": "production", "SECRET_KEY": "k" * 40, "BASE_URL": "https://konsultaatio.example.fi",
+                "ACCESSIBILITY_FEEDBACK_EMAIL": "saavutettavuus@example.fi"}
     r = run("seed-demo", env=prod_env)
     assert r.returncode != 0 and "APP_ENV=production" in r.stderr
     assert "demo-salasana" not in r.stdout

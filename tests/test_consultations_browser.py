@@ -56,7 +56,8 @@ def test_social_worker_books_lanu_time_and_cancels(page, live_server, world, lan
     row = page.get_by_role("row", name="LS-2027-014")
     assert row.get_by_text("Vahvistettu").is_visible()
     row.get_by_role("link").first.click()
-    page.get_by_role("button", name="Peru konsultaatio").click()
+    page.get_by_role("link", name="Peru konsultaatio").click()  # a confirmation step first
+    page.get_by_role("button", name="Kyllä, peru konsultaatio").click()
     assert page.get_by_text("Konsultaatio peruttiin").is_visible()
     assert page.get_by_role("row", name="LS-2027-014").get_by_text("Peruttu").is_visible()
 

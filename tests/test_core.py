@@ -49,14 +49,15 @@ def test_production_config_refuses_missing_settings(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(str(tmp_path), {"APP_ENV": "production"})
     msg = str(err.value)
-    assert "SECRET_KEY" in msg and "BASE_URL" in msg and "DATABASE_URL" in msg
+    assert "SECRET_KEY" in msg and "BASE_URL" in msg and "DATABASE_URL" in msg and "ACCESSIBILITY_FEEDBACK_EMAIL" in msg
     with pytest.raises(ConfigError, match="SMTP_PORT"):
         load_config(str(tmp_path), {"SMTP_PORT": "twenty-five"})
     with pytest.raises(ConfigError, match="GRAPH"):
         load_config(str(tmp_path), {"GRAPH_TENANT_ID": "t"})
     ok = load_config(str(tmp_path), {"APP_ENV": "production", "SECRET_KEY": "x" * 40,
                                      "BASE_URL": "https://konsultaatio.example.fi",
-                                     "DATABASE_URL": "postgresql://u@db/sched"})
+                                     "DATABASE_URL": "postgresql://u@db/sched",
+                                     "ACCESSIBILITY_FEEDBACK_EMAIL": "saavutettavuus@example.fi"})
     assert ok["SESSION_COOKIE_SECURE"] and ok["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
 
 
@@ -69,11 +70,12 @@ def test_dev_defaults(tmp_path):
 # --- settings ------------------------------------------------------------------------------------
 
 PROD = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "BASE_URL": "https://konsultaatio.example.fi",
-        "DATABASE_URL": "postgresql+psycopg://sched@db.example.fi/sched"}
+        "DATABASE_URL": "postgresql+psycopg://sched@db.example.fi/sched",
+        "ACCESSIBILITY_FEEDBACK_EMAIL": "saavutettavuus@example.fi"}
 
 
 def test_production_names_each_missing_setting_once(tmp_path):
-    for missing in ["SECRET_KEY", "BASE_URL", "DATABASE_URL"]:
+    for missing in ["SECRET_KEY", "BASE_URL", "DATABASE_URL", "ACCESSIBILITY_FEEDBACK_EMAIL"]:
         env = {k: v for k, v in PROD.items() if k != missing}
         with pytest.raises(ConfigError) as err:
             load_config(str(tmp_path), env)
@@ -91,7 +93,9 @@ def test_production_names_each_missing_setting_once(tmp_path):
         ("SMTP_PORT", "70000", "SMTP_PORT"),
         ("SMTP_STARTTLS", "perhaps", "SMTP_STARTTLS"),
         ("MAIL_FROM", "not an address", "MAIL_FROM"),
-        ("ACCESSIBILITY_CONTACT", "nobody", "ACCESSIBILITY_CONTACT"),
+        ("ACCESSIBILITY_FEEDBACK_EMAIL", "nobody", "ACCESSIBILITY_FEEDBACK_EMAIL"),
+        # the feedback address must be read by somebody: never the no-reply sender
+        ("ACCESSIBILITY_FEEDBACK_EMAIL", "no-reply@konsultaatio.example.fi", "not the sender address"),
         ("GRAPH_AUTHORITY_URL", "http://login.example", "GRAPH_AUTHORITY_URL"),
         ("ENTRA_CLIENT_ID", "abc", "ENTRA_TENANT_ID"),
     ]:
@@ -107,7 +111,7 @@ def test_settings_are_read(tmp_path):
         "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p", "SMTP_STARTTLS": "yes", "MAIL_FROM": "Konsultaatiot <noreply@example.fi>",
         "SCHEDULER_ENABLED": "1", "SESSION_IDLE_MINUTES": "15", "SESSION_MAX_HOURS": "8", "LOGIN_MAX_FAILURES": "3",
         "LOGIN_MAX_FAILURES_PER_ADDRESS": "10", "LOGIN_LOCK_MINUTES": "20", "REMINDER_HOURS": "48",
-        "TRUSTED_PROXY_COUNT": "1", "ACCESSIBILITY_CONTACT": "saavutettavuus@example.fi",
+        "TRUSTED_PROXY_COUNT": "1", "ACCESSIBILITY_FEEDBACK_EMAIL": "saavutettavuus@example.fi",
         "GRAPH_TENANT_ID": "t", "GRAPH_CLIENT_ID": "c", "GRAPH_CLIENT_SECRET": "s", "GRAPH_ORGANIZER": "teams@example.fi",
         "ENTRA_TENANT_ID": "t", "ENTRA_CLIENT_ID": "c", "ENTRA_CLIENT_SECRET": "s",
     })
@@ -116,7 +120,11 @@ def test_settings_are_read(tmp_path):
     assert (cfg["SESSION_IDLE_MINUTES"], cfg["SESSION_MAX_HOURS"], cfg["LOGIN_MAX_FAILURES"]) == (15, 8, 3)
     assert (cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], cfg["LOGIN_LOCK_MINUTES"], cfg["REMINDER_HOURS"]) == (10, 20, 48)
     assert cfg["GRAPH_ENABLED"] and cfg["ENTRA_ENABLED"] and cfg["APP_TIMEZONE"] == "Europe/Stockholm"
-    assert cfg["ACCESSIBILITY_CONTACT"] == "saavutettavuus@example.fi" and cfg["TRUSTED_PROXY_COUNT"] == 1
+    assert cfg["ACCESSIBILITY_FEEDBACK_EMAIL"] == "saavutettavuus@example.fi" and cfg["TRUSTED_PROXY_COUNT"] == 1
+    # the setting's earlier name is still read
+    assert load_config(str(tmp_path), {**{k: v for k, v in PROD.items() if k != "ACCESSIBILITY_FEEDBACK_EMAIL"},
+                                       "ACCESSIBILITY_CONTACT": "palaute@example.fi"})["ACCESSIBILITY_FEEDBACK_EMAIL"] \
+        == "palaute@example.fi"
     assert cfg["GRAPH_AUTHORITY_URL"] == "https://login.microsoftonline.com"
     assert cfg["GRAPH_API_URL"] == "https://graph.microsoft.com/v1.0"
 
@@ -124,7 +132,7 @@ def test_settings_are_read(tmp_path):
 def test_without_smtp_mail_goes_to_eml_files_in_the_instance_outbox(tmp_path):
     cfg = load_config(str(tmp_path), {})
     assert cfg["SMTP_HOST"] == "" and cfg["OUTBOX_DIR"] == str(tmp_path / "outbox")
-    assert cfg["ACCESSIBILITY_CONTACT"] == cfg["MAIL_FROM"]
+    assert cfg["ACCESSIBILITY_FEEDBACK_EMAIL"] == ""  # no fallback to the no-reply sender
     assert not cfg["HTTPS"] and not cfg["SESSION_COOKIE_SECURE"] and cfg["SESSION_COOKIE_HTTPONLY"]
     assert cfg["SESSION_COOKIE_SAMESITE"] == "Lax" and (cfg["SESSION_IDLE_MINUTES"], cfg["SESSION_MAX_HOURS"]) == (30, 12)
     # the development key is random per installation and kept

@@ -144,7 +144,7 @@ def test_envelope_publish_refresh_timezone_and_name_in_users_language(app, db, m
     tz = cal.walk("VTIMEZONE")[0]
     assert tz["TZID"] == "Europe/Helsinki"
     assert "RRULE" in tz.walk("DAYLIGHT")[0] and "RDATE" not in text
-    assert str(cal["X-WR-CALNAME"]) == "Konsultaatiot ja asiantuntijaryhmä"
+    assert str(cal["X-WR-CALNAME"]) == "Konsultaatiot ja asiantuntijatyöryhmä"
     assert str(parse_feed(sv.data)["X-WR-CALNAME"]) == "Konsultationer och expertgrupp"
 
 

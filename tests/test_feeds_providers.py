@@ -182,7 +182,7 @@ def test_panel_invitees_and_submitter(app, db, world, panel_world):
     sec = events(personal(world.secretary))
     assert list(sec) == [first.ical_uid]  # published sessions only; the second is not published yet
     ev = sec[first.ical_uid]
-    assert str(ev["SUMMARY"]) == "Asiantuntijaryhmä: Lapin asiantuntijaryhmä"
+    assert str(ev["SUMMARY"]) == "Asiantuntijatyöryhmä: Lapin asiantuntijaryhmä"
     assert ev["DTSTART"].dt == first.start_dt and ev["DTEND"].dt == first.end_dt
     assert str(ev["URL"]).endswith(f"/panels/sessions/{first.id}")
 
@@ -263,8 +263,8 @@ def test_panel_feed_lists_session_dates(app, db, world, panel_world):
     cal = parse_feed(feed.body)
     starts = [e["DTSTART"].dt for e in cal.walk("VEVENT")]
     assert first.start_dt in starts and second.start_dt in starts
-    assert str(cal["X-WR-CALNAME"]) == "Asiantuntijaryhmän kokoukset: Lapin asiantuntijaryhmä"
-    assert all(str(e["SUMMARY"]) == "Asiantuntijaryhmän kokous" for e in cal.walk("VEVENT"))
+    assert str(cal["X-WR-CALNAME"]) == "Asiantuntijatyöryhmän kokoukset: Lapin asiantuntijaryhmä"
+    assert all(str(e["SUMMARY"]) == "Asiantuntijatyöryhmän kokous" for e in cal.walk("VEVENT"))
     assert_no_case_text(feed.body)
 
 

@@ -56,7 +56,7 @@ def test_invitation_passes_both_parsers(method):
     assert [str(a) for a in attendees] == ["mailto:sanna@example.fi", "mailto:lauri@example.fi",
                                            "mailto:ulkopuolinen@example.fi"]
     for a in attendees:
-        assert a.params["PARTSTAT"] == "NEEDS-ACTION" and a.params["RSVP"] == "TRUE"
+        assert a.params["PARTSTAT"] == "NEEDS-ACTION" and a.params["RSVP"] == "FALSE"  # replies would go to no-reply
     assert [a.params["ROLE"] for a in attendees] == ["REQ-PARTICIPANT", "CHAIR", "OPT-PARTICIPANT"]
     assert attendees[0].params["CN"] == "Sanna Sosiaalityöntekijä"
     assert "CN" not in attendees[2].params

@@ -4,7 +4,7 @@ delivered through a real SMTP server and checked by icalendar, libical and recur
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import recurring_ical_events
 from sqlalchemy import select
@@ -114,3 +114,64 @@ def test_invitations_are_in_each_persons_language(db, world, make_series, make_u
     subjects = {m["To"]: m["Subject"] for m in mails}
     assert subjects["worker@example.fi"].startswith("Inbjudan: ") and "tis 12.1.2027 kl. 13.00" in subjects["worker@example.fi"]
     assert subjects["doctor@example.fi"].startswith("Kutsu: ") and "ti 12.1.2027 klo 13.00" in subjects["doctor@example.fi"]
+
+
+def _mail_to(mail_folder, rcpt):
+    from email import message_from_bytes, policy
+
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(mail_folder.glob("*.eml"))]
+    return [m for m in mails if m["To"] == rcpt]
+
+
+def test_each_modality_says_how_the_meeting_is_held(db, world, make_series, mail_folder):
+    """In person: the place; phone: who calls whom; Teams without Graph: who sends the link. In the
+    e-mail's text and HTML and in the calendar's DESCRIPTION, with the booking's page to act on."""
+    cases = [
+        (dict(modality="in_person", location="LANU, Sairaalantie 1"), "Paikan päällä", "LANU, Sairaalantie 1"),
+        (dict(modality="phone", location=""), "konsultti soittaa sinulle", None),
+        (dict(modality="phone", location="040 123 4567"), "soita numeroon 040 123 4567", None),
+        (dict(modality="teams", location=""), "konsultti lähettää kokouslinkin", None),
+    ]
+    for n, (kw, how, place) in enumerate(cases):
+        series = make_series(world.doctor, world.lanu, title=f"LANU {n}", **kw)
+        day = date(2027, 1, 12) + timedelta(weeks=n)
+        booking = _book(db, world, series, when=(day.year, day.month, day.day, 13, 0), participants=())
+        deliver_due()
+        (mail,) = [m for m in _mail_to(mail_folder, "worker@example.fi") if f"/consultations/bookings/{booking.id}" in
+                   m.get_body(("plain",)).get_content()]
+        text = mail.get_body(("plain",)).get_content()
+        html = mail.get_body(("html",)).get_content()
+        assert how in text and how in html
+        assert "Tiedot, siirto ja peruminen palvelussa" in text
+        assert "  " not in str(mail["Subject"])
+        (part,) = calendar_parts(mail)
+        (ev,) = check_invitation(part.get_content(), "REQUEST").walk("VEVENT")
+        assert how in str(ev["DESCRIPTION"]) and f"/consultations/bookings/{booking.id}" in str(ev["DESCRIPTION"])
+        assert (str(ev.get("LOCATION")) if ev.get("LOCATION") else None) == place
+        assert all(a.params["RSVP"] == "FALSE" for a in ev["ATTENDEE"])
+        assert CASE_REF not in part.get_content() and QUESTION not in text
+
+
+def test_add_to_my_calendar_downloads_the_same_event_without_case_content(db, world, make_series, client, login):
+    from icalendar import Calendar
+
+    series = make_series(world.doctor, world.lanu, modality="phone")
+    booking = _book(db, world, series, participants=())
+    login(world.worker)
+    page = client.get(f"/consultations/bookings/{booking.id}").get_data(as_text=True)
+    assert f"/consultations/bookings/{booking.id}/calendar.ics" in page
+    r = client.get(f"/consultations/bookings/{booking.id}/calendar.ics")
+    assert r.status_code == 200 and r.mimetype == "text/calendar"
+    assert "attachment" in r.headers["Content-Disposition"]
+    body = r.get_data(as_text=True)
+    cal = Calendar.from_ical(body)
+    assert str(cal["METHOD"]) == "PUBLISH"
+    (ev,) = cal.walk("VEVENT")
+    assert str(ev["UID"]) == booking.ical_uid and "ATTENDEE" not in ev
+    assert CASE_REF not in body and QUESTION not in body
+    # someone else's booking: not found
+    other = make_series(world.doctor, world.lanu, title="Toinen", modality="phone")
+    theirs = svc.book_slot(actor=world.worker2, slot_id=slot_id(other, 2027, 1, 12, 13, 0), case_ref="LS-9",
+                           question="Q", now=NOW)
+    db.session.commit()
+    assert client.get(f"/consultations/bookings/{theirs.id}/calendar.ics").status_code == 404

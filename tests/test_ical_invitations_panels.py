@@ -75,7 +75,7 @@ def test_publishing_invites_secretaries_experts_and_each_worker_to_their_case(  
     ((method, ev),) = invites["toinen@example.fi"]
     assert str(ev["UID"]) == b.ical_uid and ev.decoded("DTSTART") == b.start_dt
     # the agenda e-mail: secretaries and experts, times and expertise, no case references
-    agendas = [m for r in smtp_server.received for m in [r.message] if m["Subject"].startswith("Asialista: ")]
+    agendas = [m for r in smtp_server.received for m in [r.message] if m["Subject"].startswith("Esityslista: ")]
     assert sorted(m["To"] for m in agendas) == sorted(session_people)
     body = agendas[0].get_body(("plain",)).get_content()
     assert "Asia 1: to 11.2.2027 klo 12.30–13.15" in body and "Psykologia" in body

@@ -85,7 +85,7 @@ def test_panel_session_on_teams(smtp_app, smtp_server, db, graph_settings, panel
     invites = _invites(smtp_server)
     assert sorted(r for r, _m, _e in invites) == ["juristi@example.fi", "sihteeri@example.fi", "sosiaali@example.fi"]
     assert all(join in str(ev["DESCRIPTION"]) for _r, _m, ev in invites)  # the worker's case time too
-    agendas = [r.message for r in smtp_server.received if r.message["Subject"].startswith("Asialista")]
+    agendas = [r.message for r in smtp_server.received if r.message["Subject"].startswith("Esityslista")]
     assert len(agendas) == 2 and all(join in m.get_body(("plain",)).get_content() for m in agendas)
     # publishing again or a repeated ready signal sends nothing more
     from scheduler.core.signals import teams_meeting_ready

@@ -96,7 +96,7 @@ def test_panel_reminders_deadline_and_agenda_warning(app, db, panel, people):  #
     send_reminders(now=at(2027, 2, 7, 9, 0))
     db.session.commit()
     (warning,) = _reminders(db, "agenda-warning:")
-    assert warning.payload["to"] == ["sihteeri@example.fi"] and "Asialistaa ei ole julkaistu" in warning.payload["subject"]
+    assert warning.payload["to"] == ["sihteeri@example.fi"] and "Esityslistaa ei ole julkaistu" in warning.payload["subject"]
 
     ps.publish_agenda(session, actor=people["secretary"], now=at(2027, 2, 7, 10, 0))
     db.session.commit()

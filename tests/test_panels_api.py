@@ -81,12 +81,33 @@ def test_the_whole_flow_through_the_api(api, people):
     assert item["background"] == CASE["background"] and item["questions"] == CASE["questions"]
     assert lawyer.get(f"/api/v1/panel-sessions/{sid}/agenda").status_code == 404
 
+    # advice only once the session has started: before that, 409 and nothing is recorded
+    resp = secretary.post(f"/api/v1/panel-cases/{case_id}/statement",
+                          json={"text": "Suositus", "recommendations": ["A", "B"], "follow_up": "2027-06-01"})
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "conflict"
+    assert worker.get(f"/api/v1/panel-cases/{case_id}").json["statement"] is None
+    _start_session_now(sid)
     resp = secretary.post(f"/api/v1/panel-cases/{case_id}/statement",
                           json={"text": "Suositus", "recommendations": ["A", "B"], "follow_up": "2027-06-01"})
     assert resp.status_code == 200
     st = worker.get(f"/api/v1/panel-cases/{case_id}").json["statement"]
     assert st["text"] == "Suositus" and st["recommendations"] == ["A", "B"] and st["follow_up"] == "2027-06-01"
     assert worker.post(f"/api/v1/panel-cases/{case_id}/statement", json={"text": "x"}).status_code == 403
+
+
+def _start_session_now(session_id: int) -> None:
+    """The session began a moment ago (the API runs on the real clock)."""
+    from datetime import timedelta
+
+    from scheduler.core.db import utcnow
+    from scheduler.extensions import db
+    from scheduler.panels.models import PanelSession
+
+    s = db.session.get(PanelSession, session_id)
+    length = s.end_dt - s.start_dt
+    s.start_dt = utcnow() - timedelta(minutes=5)
+    s.end_dt = s.start_dt + length
+    db.session.commit()
 
 
 def test_agenda_hides_contents_from_those_not_assigned(api, people, make_user):

@@ -46,7 +46,7 @@ def test_case_from_submission_to_advice(page, live_server, lapland, people, db):
     base = live_server
     # the social worker submits a case
     sign_in_as(page, base, people["worker"])
-    page.get_by_role("link", name="Asiantuntijatyöryhmä").first.click()
+    page.get_by_role("link", name="Asiantuntijatyöryhmä", exact=True).first.click()
     page.get_by_role("link", name=re.compile("Lähetä asia")).first.click()
     page.get_by_label("Asian tunniste").fill("ROI-2027-044")
     page.get_by_label("Lapsen ikä").fill("15")
@@ -85,7 +85,17 @@ def test_case_from_submission_to_advice(page, live_server, lapland, people, db):
     assert page.get_by_text("Mitä tukea nuori tarvitsee koulunkäyntiin?").is_visible()
     sign_out(page)
 
-    # the secretary records the advice
+    # the session begins; now the secretary records the advice
+    from datetime import UTC, datetime, timedelta
+
+    from scheduler.panels.models import PanelSession
+
+    db.session.expire_all()
+    started = db.session.get(PanelSession, session.id)
+    length = started.end_dt - started.start_dt
+    started.start_dt = datetime.now(UTC) - timedelta(minutes=5)
+    started.end_dt = started.start_dt + length
+    db.session.commit()
     sign_in_as(page, base, people["secretary"])
     page.goto(f"{base}/panels/sessions/{session.id}")
     page.get_by_role("link", name=re.compile("Kirjaa lausunto")).click()
@@ -132,7 +142,7 @@ def test_panel_pages_pass_axe(page, live_server, lapland, people, db):
     session = lapland.sessions[2]
     schedule_case(case, actor=people["secretary"], session_id=session.id, experts=["juristi@example.fi"])
     publish_agenda(session, actor=people["secretary"])
-    record_statement(case, actor=people["secretary"], text="Neuvo", recommendations=["Yksi"])
+    record_statement(case, actor=people["secretary"], text="Neuvo", recommendations=["Yksi"], now=session.end_dt)
     db.session.commit()
     base = live_server
     problems = {}

@@ -71,11 +71,26 @@ def test_secretary_inbox_schedule_publish_and_statement(client, panel, people, d
     assert resp.status_code == 302
     db.session.expire_all()
     assert session.status == "agenda_published"
+    # before the session has started the advice cannot be recorded: the page says when it can
+    page = client.get(f"/panels/cases/{case.id}/statement").get_data(as_text=True)
+    assert "Lausunnon voi kirjata, kun kokous on alkanut" in page and 'name="text"' not in page
+    resp = client.post(f"/panels/cases/{case.id}/statement", data={
+        "csrf_token": token, "text": "Neuvo", "recommendations": "Yksi\nKaksi", "follow_up": "1.6.2030"})
+    assert resp.status_code == 422 and "kun kokous on alkanut" in resp.get_data(as_text=True)
+    assert "<title>Virhe: " in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert case.status == "scheduled" and case.statement is None
+    # the session begins
+    length = session.end_dt - session.start_dt
+    session.start_dt = datetime.now(UTC) - timedelta(minutes=5)
+    session.end_dt = session.start_dt + length
+    db.session.commit()
     resp = client.post(f"/panels/cases/{case.id}/statement", data={
         "csrf_token": token, "text": "Neuvo", "recommendations": "Yksi\nKaksi", "follow_up": "1.6.2030"})
     assert resp.status_code == 302
     db.session.expire_all()
     assert case.status == "handled" and case.statement.recommendations == ["Yksi", "Kaksi"]
+    assert (case.handled_dt - session.start_dt) >= timedelta(0)
 
 
 def test_experts_see_only_assigned_cases_after_publication(client, app, panel, people, db):

@@ -96,7 +96,7 @@ def test_an_expert_leaving_the_pool_loses_access_at_once(client, api, db, panel,
     early = panel.sessions[1]
     schedule_case(handled, actor=people["secretary"], session_id=early.id, experts=["psykologi@example.fi"], now=NOW)
     publish_agenda(early, actor=people["secretary"], now=NOW)
-    record_statement(handled, actor=people["secretary"], text="Neuvo", now=NOW)
+    record_statement(handled, actor=people["secretary"], text="Neuvo", now=early.end_dt)  # once it has met
     db.session.commit()
     psych = people["psych"]
     assert read_case(mine.id, actor=psych).id == mine.id and read_case(handled.id, actor=psych).id == handled.id

@@ -1,40 +1,30 @@
 """/api/v1: a thin JSON layer over the same services the pages use.
 
 Authentication is `Authorization: Bearer <personal token>`. Errors are
-`{"error": {"code", "message", "fields"}}`. Each endpoint is declared with `api_route`, which
-also records it in the OpenAPI document served at /api/v1/openapi.json.
+`{"error": {"code", "message", "fields"}}`. Each endpoint is declared with `api_route`, naming the
+pydantic models (scheduler/api/schema.py) of its body, query string and answer: the route
+validates the request with them before the endpoint runs, and the OpenAPI document served at
+/api/v1/openapi.json is assembled from the same models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+import flask_babel
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import lazy_gettext as _l
 
-from ..core.errors import DomainError, ValidationFailed
+from ..core.errors import DomainError
 from ..extensions import db
+from .openapi import ROUTES, Route
+from .schema import DB_INT_MAX, MAX_BODY_BYTES, ApiModel, ResponseModel, read_body, read_query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-_PATHS: dict[str, dict[str, Any]] = {}
 _PUBLIC_ENDPOINTS = {"api.openapi"}
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-            "required": ["code", "message", "fields"],
-        }
-    },
-}
 
 
 def api_route(
@@ -42,39 +32,26 @@ def api_route(
     methods: tuple[str, ...] = ("GET",),
     *,
     summary: str,
-    request_schema: dict | None = None,
-    response_schema: dict | None = None,
+    body: type[ApiModel] | None = None,
+    query: type[ApiModel] | None = None,
+    response: type[ResponseModel] | None = None,
     status: int = 200,
-    params: list[dict] | None = None,
 ) -> Callable:
-    """Register an endpoint on the API blueprint and describe it in the OpenAPI document."""
+    """Register an endpoint on the API blueprint. With `body`/`query`, the endpoint receives the
+    checked model as the keyword argument of that name; a request that does not fit is a 422."""
 
     def decorator(fn: Callable) -> Callable:
-        bp.add_url_rule(rule, view_func=fn, methods=list(methods))
-        oa_path = "/api/v1" + rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
-        path_params = [
-            {"name": seg[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
-            for seg in oa_path.split("/") if seg.startswith("{")
-        ]
-        for method in methods:
-            op: dict[str, Any] = {
-                "summary": summary,
-                "operationId": f"{fn.__name__}_{method.lower()}",
-                "parameters": path_params + (params or []),
-                "responses": {
-                    str(status): {
-                        "description": "OK",
-                        "content": {"application/json": {"schema": response_schema or {"type": "object"}}},
-                    },
-                    "default": {"description": "Error", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
-                },
-            }
-            if request_schema and method in {"POST", "PUT", "PATCH"}:
-                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request_schema}}}
-            if fn.__name__ != "openapi":
-                op["security"] = [{"bearer": []}]
-            _PATHS.setdefault(oa_path, {})[method.lower()] = op
-        return fn
+        @wraps(fn)
+        def view(**kwargs: Any):
+            if body is not None:
+                kwargs["body"] = read_body(body)
+            if query is not None:
+                kwargs["query"] = read_query(query)
+            return fn(**kwargs)
+
+        bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=list(methods))
+        ROUTES.append(Route(rule, tuple(methods), fn.__name__, summary, body, query, response, status))
+        return view
 
     return decorator
 
@@ -87,16 +64,20 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 def authenticate():
     from ..people.auth import user_for_api_token
 
+    # Smaller than the pages' limit: no API body needs more, and nothing is read before this.
+    request.max_content_length = current_app.config.get("API_MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
     if request.endpoint in _PUBLIC_ENDPOINTS:
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
-    user = user_for_api_token(raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
+    raw = raw.strip()
+    user = user_for_api_token(raw) if scheme.lower() == "bearer" and raw and len(raw) <= 200 else None
     if user is None:
         resp = error_response(401, "unauthorized", str(_l("A valid API token is required (Authorization: Bearer …).")))
         resp[0].headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return resp
     g.api_user = user
+    flask_babel.refresh()  # messages from here on in the token owner's language
     return None
 
 
@@ -106,16 +87,11 @@ def domain_error(exc: DomainError):
     return error_response(exc.status, exc.code, exc.message, exc.fields)
 
 
-def json_body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationFailed(str(_l("The request body must be a JSON object.")), code="bad_request")
-    return data
-
-
 def current_api_user():
     return g.api_user
 
+
+__all__ = ["DB_INT_MAX", "ROUTES", "api_route", "bp", "current_api_user", "error_response"]
 
 from . import endpoints  # noqa: E402,F401  (registers the routes)
 from . import consultations  # noqa: E402,F401

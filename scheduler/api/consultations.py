@@ -3,56 +3,165 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
 
-from flask import jsonify, request
+from flask import jsonify
 from flask_babel import lazy_gettext as _l
+from pydantic import Field
 
 from ..consultations import services as svc
-from ..consultations.models import Booking, ConsultationSeries
-from ..consultations.slots import SlotView
+from ..consultations.models import MODALITIES, Booking, ConsultationSeries
+from ..consultations.slots import SlotView, parse_rule
 from ..core.db import utcnow
-from ..core.errors import ValidationFailed
+from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import app_tz, iso_local, to_local
-from . import api_route, current_api_user, json_body
+from ..people.models import LANGUAGES, UNIT_KINDS
+from . import api_route, current_api_user
+from .schema import (
+    MAX_LIST,
+    ApiModel,
+    Email,
+    Flag,
+    Int,
+    IsoDate,
+    LocalDateTime,
+    ResponseModel,
+    Text,
+    checked_by,
+)
 
-SLOT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"}, "series_id": {"type": "integer"}, "unit": {"type": "string"},
-        "title": {"type": "string"}, "start": {"type": "string", "format": "date-time"},
-        "end": {"type": "string", "format": "date-time"}, "capacity": {"type": "integer"},
-        "booked": {"type": "integer"}, "modality": {"type": "string", "enum": ["teams", "in_person", "phone"]},
-        "location": {"type": "string"}, "languages": {"type": "array", "items": {"type": "string"}},
-        "bookable": {"type": "boolean"},
-    },
-    "required": ["id", "series_id", "unit", "title", "start", "end", "capacity", "booked", "modality", "location"],
-}
-BOOKING_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"}, "status": {"type": "string", "enum": ["confirmed", "cancelled"]},
-        "slot_id": {"type": "string"}, "start": {"type": "string"}, "end": {"type": "string"},
-        "join_url": {"type": ["string", "null"]}, "series_id": {"type": "integer"}, "unit": {"type": "string"},
-        "title": {"type": "string"}, "modality": {"type": "string"}, "location": {"type": "string"},
-        "case_ref": {"type": "string"}, "question": {"type": "string"},
-        "participants": {"type": "array", "items": {"type": "string"}}, "sequence": {"type": "integer"},
-        "cancel_reason": {"type": "string"},
-    },
-    "required": ["id", "status", "slot_id", "start", "end", "join_url"],
-}
-SERIES_REQUEST = {
-    "type": "object",
-    "properties": {
-        "unit": {"type": "string"}, "title": {"type": "string"}, "rrule": {"type": "string"},
-        "first_start": {"type": "string", "description": "local wall time, e.g. 2027-01-05T13:00"},
-        "slot_minutes": {"type": "integer"}, "slots": {"type": "integer"}, "capacity": {"type": "integer"},
-        "modality": {"type": "string", "enum": ["teams", "in_person", "phone"]}, "location": {"type": "string"},
-        "languages": {"type": "array", "items": {"type": "string", "enum": ["fi", "sv", "en"]}},
-        "open_to": {"type": "array", "items": {"type": "string"}}, "min_notice_hours": {"type": "integer"},
-        "horizon_days": {"type": "integer"}, "until": {"type": "string", "format": "date"},
-    },
-    "required": ["unit", "title", "rrule", "first_start", "open_to"],
-}
+Modality = Literal[MODALITIES]  # type: ignore[valid-type]
+Language = Literal[LANGUAGES]  # type: ignore[valid-type]
+UnitKind = Literal[UNIT_KINDS]  # type: ignore[valid-type]
+SlotId = Text(80, description="A slot's id from GET /slots.")
+
+
+def _series_rule(rule: str) -> None:
+    text = rule.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    if "UNTIL=" in text.upper() or not text:
+        raise ValueError(rule)
+    parse_rule(text, datetime(2027, 1, 1, 12, 0))
+    check_rule_numbers(text)
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+class SeriesIn(ApiModel):
+    unit: Text(40)
+    title: Text(200)
+    rrule: Annotated[Text(200), checked_by(_series_rule, _l("The recurrence is not valid."))]
+    first_start: LocalDateTime
+    slot_minutes: Int(5, 480) = 30
+    slots: Int(1, 48) = 1
+    capacity: Int(1, 50) = 1
+    modality: Modality = "teams"
+    location: Text(300) = ""
+    languages: Annotated[list[Language], Field(min_length=1, max_length=len(LANGUAGES))] = ["fi"]
+    open_to: Annotated[list[UnitKind], Field(max_length=len(UNIT_KINDS))]
+    min_notice_hours: Int(0, 24 * 60) = 24
+    horizon_days: Int(1, 730) = 90
+    until: IsoDate | None = None
+    description: Text(4000) = ""
+
+
+class SlotsQuery(ApiModel):
+    date_from: IsoDate | None = Field(None, alias="from")
+    date_to: IsoDate | None = Field(None, alias="to")
+    unit: Text(40) | None = None
+    kind: UnitKind | None = None
+    modality: Modality | None = None
+    language: Language | None = None
+    available: Flag = False
+
+
+class BookingIn(ApiModel):
+    slot_id: SlotId
+    case_ref: Text(60)
+    question: Text(4000)
+    participants: Annotated[list[Email], Field(max_length=MAX_LIST)] | None = None
+
+
+class BookingsQuery(ApiModel):
+    mine: Flag = False
+    hosted: Flag = False
+
+
+class CancelIn(ApiModel):
+    reason: Text(1000) = ""
+
+
+class RescheduleIn(ApiModel):
+    slot_id: SlotId
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+class SlotOut(ResponseModel):
+    id: str
+    series_id: int
+    unit: str
+    title: str
+    start: datetime
+    end: datetime
+    capacity: int
+    booked: int
+    modality: Modality
+    location: str
+    languages: list[str]
+    bookable: bool
+
+
+class SlotList(ResponseModel):
+    slots: list[SlotOut]
+
+
+class BookingOut(ResponseModel):
+    id: int
+    status: Literal["confirmed", "cancelled"]
+    slot_id: str
+    start: datetime
+    end: datetime
+    join_url: str | None
+    series_id: int
+    unit: str
+    title: str
+    modality: Modality
+    location: str
+    case_ref: str
+    question: str
+    participants: list[str]
+    sequence: int
+    cancel_reason: str
+
+
+class BookingList(ResponseModel):
+    bookings: list[BookingOut]
+
+
+class SeriesOut(ResponseModel):
+    id: int
+    unit: str
+    title: str
+    rrule: str
+    first_start: str = Field(description="Local wall time, e.g. 2027-01-05T13:00.")
+    slot_minutes: int
+    slots: int
+    capacity: int
+    modality: Modality
+    location: str
+    languages: list[str]
+    open_to: list[str]
+    min_notice_hours: int
+    horizon_days: int
+    until: date | None
+    is_active: bool
+    consultants: list[str]
+
+
+class SeriesList(ResponseModel):
+    series: list[SeriesOut]
 
 
 def slot_json(sv: SlotView, tz=None) -> dict:
@@ -89,68 +198,32 @@ def series_json(s: ConsultationSeries) -> dict:
     }
 
 
-def _bad(field: str, message) -> ValidationFailed:
-    return ValidationFailed(str(_l("Check the request.")), fields={field: str(message)})
-
-
-def _date_arg(name: str, default: date) -> date:
-    raw = request.args.get(name)
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise _bad(name, _l("Use the format YYYY-MM-DD.")) from exc
-
-
 @api_route("/consultation-series", ("POST",), summary="Publish consultation hours (a recurring series)",
-           request_schema=SERIES_REQUEST, status=201)
-def create_series():
-    body = json_body()
+           body=SeriesIn, response=SeriesOut, status=201)
+def create_series(body: SeriesIn):
     actor = current_api_user()
-    try:
-        first = datetime.fromisoformat(str(body.get("first_start") or ""))
-    except ValueError as exc:
-        raise _bad("first_start", _l("Use local time, e.g. 2027-01-05T13:00.")) from exc
-    until = None
-    if body.get("until"):
-        try:
-            until = date.fromisoformat(str(body["until"]))
-        except ValueError as exc:
-            raise _bad("until", _l("Use the format YYYY-MM-DD.")) from exc
-    for name in ("languages", "open_to"):
-        if name in body and not isinstance(body[name], list):
-            raise _bad(name, _l("Give a list."))
     data = svc.SeriesInput(
-        unit=str(body.get("unit") or ""), title=str(body.get("title") or ""), rrule=str(body.get("rrule") or ""),
-        first_start=first, slot_minutes=body.get("slot_minutes", 30), slots=body.get("slots", 1),
-        capacity=body.get("capacity", 1), modality=str(body.get("modality") or "teams"),
-        location=str(body.get("location") or ""), languages=body.get("languages") or ["fi"],
-        open_to=body.get("open_to") or [], min_notice_hours=body.get("min_notice_hours", 24),
-        horizon_days=body.get("horizon_days", 90), until=until, description=str(body.get("description") or ""),
+        unit=body.unit, title=body.title, rrule=body.rrule, first_start=body.first_start,
+        slot_minutes=body.slot_minutes, slots=body.slots, capacity=body.capacity, modality=body.modality,
+        location=body.location, languages=body.languages, open_to=body.open_to,
+        min_notice_hours=body.min_notice_hours, horizon_days=body.horizon_days, until=body.until,
+        description=body.description,
     )
     series = svc.run_atomically(lambda: svc.create_series(actor=actor, data=data))
     return jsonify(series_json(series)), 201
 
 
-@api_route("/consultation-series", summary="Consultation hours the caller hosts")
+@api_route("/consultation-series", summary="Consultation hours the caller hosts", response=SeriesList)
 def list_series():
     return jsonify({"series": [series_json(s) for s in svc.hosted_series(current_api_user())]})
 
 
-@api_route("/slots", summary="Consultation slots the caller may book or hosts", params=[
-    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-    for n in ("from", "to", "unit", "kind", "modality", "language", "available")
-], response_schema={"type": "object", "properties": {"slots": {"type": "array", "items": SLOT_SCHEMA}}})
-def slots():
-    today = to_local(utcnow()).date()
-    d1 = _date_arg("from", today)
-    d2 = _date_arg("to", d1 + timedelta(days=28))
-    flt = svc.SlotFilter(
-        date_from=d1, date_to=d2, unit=request.args.get("unit") or None, kind=request.args.get("kind") or None,
-        modality=request.args.get("modality") or None, language=request.args.get("language") or None,
-        available_only=request.args.get("available") in ("1", "true", "yes"),
-    )
+@api_route("/slots", summary="Consultation slots the caller may book or hosts", query=SlotsQuery, response=SlotList)
+def slots(query: SlotsQuery):
+    d1 = query.date_from or to_local(utcnow()).date()
+    d2 = query.date_to or d1 + timedelta(days=28)
+    flt = svc.SlotFilter(date_from=d1, date_to=d2, unit=query.unit or None, kind=query.kind,
+                         modality=query.modality, language=query.language, available_only=query.available)
     tz = app_tz()
     listed = svc.list_slots(actor=current_api_user(), flt=flt)
     per_series: dict[int, dict] = {}  # the series' part of each slot, built once per series
@@ -169,28 +242,21 @@ def slots():
 _SERIES_KEYS = ("series_id", "unit", "title", "modality", "location", "languages")
 
 
-@api_route("/bookings", ("POST",), summary="Book a consultation slot", status=201, request_schema={
-    "type": "object",
-    "properties": {"slot_id": {"type": "string"}, "case_ref": {"type": "string"}, "question": {"type": "string"},
-                   "participants": {"type": "array", "items": {"type": "string", "format": "email"}}},
-    "required": ["slot_id", "case_ref", "question"],
-}, response_schema=BOOKING_SCHEMA)
-def create_booking():
-    body = json_body()
+@api_route("/bookings", ("POST",), summary="Book a consultation slot", body=BookingIn, response=BookingOut,
+           status=201)
+def create_booking(body: BookingIn):
     actor = current_api_user()
     booking = svc.run_atomically(lambda: svc.book_slot(
-        actor=actor, slot_id=str(body.get("slot_id") or ""), case_ref=str(body.get("case_ref") or ""),
-        question=str(body.get("question") or ""), participants=body.get("participants")))
+        actor=actor, slot_id=body.slot_id, case_ref=body.case_ref, question=body.question,
+        participants=body.participants))
     return jsonify(booking_json(booking)), 201
 
 
 @api_route("/bookings", summary="The caller's bookings (mine=1) or those in series the caller hosts (hosted=1)",
-           params=[{"name": "mine", "in": "query", "required": False, "schema": {"type": "string"}},
-                   {"name": "hosted", "in": "query", "required": False, "schema": {"type": "string"}}],
-           response_schema={"type": "object", "properties": {"bookings": {"type": "array", "items": BOOKING_SCHEMA}}})
-def list_bookings():
+           query=BookingsQuery, response=BookingList)
+def list_bookings(query: BookingsQuery):
     actor = current_api_user()
-    if request.args.get("hosted") in ("1", "true", "yes"):
+    if query.hosted:
         rows = svc.hosted_bookings(actor, include_cancelled=True)
     else:
         upcoming, past = svc.my_bookings(actor)
@@ -199,27 +265,23 @@ def list_bookings():
 
 
 @api_route("/bookings/<int:booking_id>", summary="One booking (the booker's or in a hosted series)",
-           response_schema=BOOKING_SCHEMA)
+           response=BookingOut)
 def get_booking(booking_id: int):
     return jsonify(booking_json(svc.get_booking(actor=current_api_user(), booking_id=booking_id)))
 
 
-@api_route("/bookings/<int:booking_id>/cancel", ("POST",), summary="Cancel a booking", request_schema={
-    "type": "object", "properties": {"reason": {"type": "string"}}}, response_schema=BOOKING_SCHEMA)
-def cancel_booking(booking_id: int):
-    body = json_body()
+@api_route("/bookings/<int:booking_id>/cancel", ("POST",), summary="Cancel a booking", body=CancelIn,
+           response=BookingOut)
+def cancel_booking(booking_id: int, body: CancelIn):
     actor = current_api_user()
-    booking = svc.run_atomically(lambda: svc.cancel_booking(actor=actor, booking_id=booking_id,
-                                                            reason=str(body.get("reason") or "")))
+    booking = svc.run_atomically(lambda: svc.cancel_booking(actor=actor, booking_id=booking_id, reason=body.reason))
     return jsonify(booking_json(booking))
 
 
 @api_route("/bookings/<int:booking_id>/reschedule", ("POST",), summary="Move a booking to another slot",
-           request_schema={"type": "object", "properties": {"slot_id": {"type": "string"}}, "required": ["slot_id"]},
-           response_schema=BOOKING_SCHEMA)
-def reschedule_booking(booking_id: int):
-    body = json_body()
+           body=RescheduleIn, response=BookingOut)
+def reschedule_booking(booking_id: int, body: RescheduleIn):
     actor = current_api_user()
     booking = svc.run_atomically(lambda: svc.reschedule_booking(actor=actor, booking_id=booking_id,
-                                                                slot_id=str(body.get("slot_id") or "")))
+                                                                slot_id=body.slot_id))
     return jsonify(booking_json(booking))

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import current_app, jsonify
 
-from . import _PATHS, api_route, current_api_user
+from . import api_route, current_api_user
+from .openapi import build_document
+from .schema import ResponseModel
+
+
+class UnitOut(ResponseModel):
+    code: str
+    name: str
+    kind: str
+
+
+class MeOut(ResponseModel):
+    email: str
+    name: str
+    roles: list[str]
+    units: list[UnitOut]
+    language: Literal["fi", "sv", "en"]
 
 
 def user_json(user) -> dict:
@@ -17,32 +35,11 @@ def user_json(user) -> dict:
     }
 
 
-ME_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "email": {"type": "string"},
-        "name": {"type": "string"},
-        "roles": {"type": "array", "items": {"type": "string"}},
-        "units": {"type": "array", "items": {"type": "object"}},
-        "language": {"type": "string", "enum": ["fi", "sv", "en"]},
-    },
-    "required": ["email", "name", "roles", "units", "language"],
-}
-
-
-@api_route("/me", summary="The signed-in user", response_schema=ME_SCHEMA)
+@api_route("/me", summary="The signed-in user", response=MeOut)
 def me():
     return jsonify(user_json(current_api_user()))
 
 
 @api_route("/openapi.json", summary="This document")
 def openapi():
-    return jsonify(
-        {
-            "openapi": "3.1.0",
-            "info": {"title": "Konsultaatio- ja asiantuntijaryhmäpalvelu API", "version": "1"},
-            "servers": [{"url": current_app.config["BASE_URL"]}],
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-            "paths": _PATHS,
-        }
-    )
+    return jsonify({**build_document(), "servers": [{"url": current_app.config["BASE_URL"]}]})

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from flask import jsonify
+from pydantic import Field
 
 from ..extensions import db
 from . import api_route, current_api_user
+from .schema import ResponseModel
 
-_FEED_LIST = {"type": "array", "items": {"type": "object"}}
-FEEDS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "personal": {"type": "string", "format": "uri", "description": "The private personal feed (https)."},
-        "personal_webcal": {"type": "string", "description": "The same as a webcal:// address."},
-        "units": {**_FEED_LIST, "description": "Unit feeds of published consultation hours: code, name, url."},
-        "panels": {**_FEED_LIST, "description": "Panel feeds of session dates: id, name, url."},
-    },
-    "required": ["personal", "personal_webcal", "units", "panels"],
-}
+
+class UnitFeed(ResponseModel):
+    code: str
+    name: str
+    url: str
+
+
+class PanelFeed(ResponseModel):
+    id: int
+    name: str
+    url: str
+
+
+class FeedsOut(ResponseModel):
+    personal: str = Field(description="The private personal feed (https).")
+    personal_webcal: str = Field(description="The same as a webcal:// address.")
+    units: list[UnitFeed] = Field(description="Unit feeds of published consultation hours.")
+    panels: list[PanelFeed] = Field(description="Panel feeds of session dates.")
 
 
 def _feeds_json(user, token=None) -> dict:
@@ -28,7 +37,7 @@ def _feeds_json(user, token=None) -> dict:
             "units": urls["units"], "panels": urls["panels"]}
 
 
-@api_route("/me/feeds", summary="My calendar subscription addresses", response_schema=FEEDS_SCHEMA)
+@api_route("/me/feeds", summary="My calendar subscription addresses", response=FeedsOut)
 def my_feeds():
     data = _feeds_json(current_api_user())
     db.session.commit()
@@ -36,7 +45,7 @@ def my_feeds():
 
 
 @api_route("/me/feeds/reset", methods=("POST",), summary="Replace my calendar addresses (the old ones stop working)",
-           response_schema=FEEDS_SCHEMA)
+           response=FeedsOut)
 def reset_my_feeds():
     from ..feeds.services import reset_feed_token
 

@@ -2,25 +2,212 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
+from typing import Annotated, Literal
 
-from flask import jsonify, request
+from flask import jsonify
 from flask_babel import lazy_gettext as _l
+from pydantic import Field
 
-from ..core.errors import NotFound, ValidationFailed
-from ..core.timefmt import iso_local, local_to_utc, parse_date
+from ..core.errors import NotFound
+from ..core.rrule_bounds import check_rule_numbers
+from ..core.timefmt import iso_local, local_to_utc
 from ..extensions import db
-from ..panels import cases, panel_admin, services
-from ..panels.models import Panel, PanelCase, PanelSession
-from . import api_route, current_api_user, json_body
+from ..panels import attendance, cases, panel_admin, recurrence, services
+from ..panels.models import CASE_LANGUAGES, Panel, PanelCase, PanelSession
+from . import api_route, current_api_user
+from .schema import (
+    MAX_LIST,
+    ApiModel,
+    Email,
+    Id,
+    Int,
+    IsoDate,
+    LocalDateTime,
+    ResponseModel,
+    Text,
+    checked_by,
+)
 
-_CASE_FIELDS = {
-    "panel_id": {"type": "integer"}, "case_ref": {"type": "string"}, "child_age": {"type": "integer"},
-    "municipality": {"type": "string"}, "language": {"type": "string", "enum": ["fi", "sv"]},
-    "background": {"type": "string"}, "questions": {"type": "string"},
-    "expertise": {"type": "array", "items": {"type": "string"}}, "services_tried": {"type": "string"},
-    "client_consent": {"type": "boolean"}, "preferred_session_id": {"type": "integer"},
-}
+MAX_TEXT = services.MAX_TEXT
+ExpertiseCode = Text(40)
+ExpertiseList = Annotated[list[ExpertiseCode], Field(max_length=MAX_LIST)]
+TextList = Annotated[list[Text(1000)], Field(max_length=MAX_LIST)]
+
+
+def _panel_rule(rule: str) -> None:
+    check_rule_numbers(recurrence.validate_rrule(rule))
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+class ExpertIn(ApiModel):
+    email: Email
+    expertise: ExpertiseList = []
+    organisation: Text(200) = ""
+    languages: Annotated[list[Literal["fi", "sv", "en"]], Field(max_length=3)] | None = None
+
+
+class PanelIn(ApiModel):
+    name: Text(200)
+    region: Text(200) = ""
+    rrule: Annotated[Text(300), checked_by(_panel_rule, _l("Choose how often the panel meets."))]
+    first_start: LocalDateTime
+    session_minutes: Int(15, 600) = 180
+    case_minutes: Int(5, 600) = 45
+    submission_deadline_days: Int(0, 90) = 10
+    agenda_days: Int(0, 90) = 5
+    secretaries: Annotated[list[Email], Field(max_length=MAX_LIST)] = []
+    experts: Annotated[list[ExpertIn], Field(max_length=200)] = []
+    skip_july: bool = True
+    skip_holidays: bool = True
+
+
+class SessionsQuery(ApiModel):
+    date_from: IsoDate | None = Field(None, alias="from")
+    date_to: IsoDate | None = Field(None, alias="to")
+
+
+class CaseIn(ApiModel):
+    panel_id: Id
+    case_ref: Text(60)
+    child_age: Int(0, 25)
+    municipality: Text(100)
+    language: Literal[CASE_LANGUAGES]  # type: ignore[valid-type]
+    background: Text(MAX_TEXT)
+    questions: Text(MAX_TEXT)
+    expertise: ExpertiseList
+    services_tried: Text(MAX_TEXT) = ""
+    client_consent: bool = False
+    preferred_session_id: Id | None = None
+
+
+class ScheduleIn(ApiModel):
+    session_id: Id
+    experts: Annotated[list[Email], Field(max_length=MAX_LIST)] | None = None
+
+
+class AttendanceIn(ApiModel):
+    attending: bool
+    note: Text(attendance.NOTE_MAX) = ""
+
+
+class StatementIn(ApiModel):
+    text: Text(3 * MAX_TEXT)
+    recommendations: TextList | None = None
+    responsible_services: TextList | None = None
+    follow_up: IsoDate | None = None
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+class ExpertOut(ResponseModel):
+    email: str = Field("", description="Only for administrators and the panel's secretaries.")
+    name: str
+    expertise: list[str]
+    organisation: str = Field("", description="Only for administrators and the panel's secretaries.")
+    languages: list[str]
+
+
+class PanelOut(ResponseModel):
+    id: int
+    name: str
+    region: str
+    rrule: str
+    first_start: datetime
+    session_minutes: int
+    case_minutes: int
+    submission_deadline_days: int
+    agenda_days: int
+    skip_july: bool
+    skip_holidays: bool
+    is_active: bool
+    secretaries: list[str]
+    experts: list[ExpertOut]
+
+
+class PanelList(ResponseModel):
+    panels: list[PanelOut]
+
+
+class SessionOut(ResponseModel):
+    id: int
+    panel_id: int
+    start: datetime
+    end: datetime
+    status: str
+    capacity: int
+    cases: int
+    submission_deadline: datetime
+    agenda_due: datetime
+    join_url: str | None = Field(description="Only for those invited and the panel's secretaries.")
+
+
+class SessionList(ResponseModel):
+    sessions: list[SessionOut]
+
+
+class StatementOut(ResponseModel):
+    text: str
+    recommendations: list[str]
+    responsible_services: list[str]
+    follow_up: date | None
+    recorded: datetime
+
+
+class CaseOut(ResponseModel):
+    id: int
+    panel_id: int
+    status: str
+    case_ref: str
+    child_age: int
+    municipality: str
+    language: str
+    background: str
+    questions: str
+    services_tried: str
+    expertise: list[str]
+    client_consent: bool
+    preferred_session_id: int | None
+    session_id: int | None
+    start: datetime | None
+    end: datetime | None
+    minutes: int
+    experts: list[str]
+    submitter: str
+    submitted: datetime
+    secretary_message: str
+    statement: StatementOut | None
+
+
+class AgendaItemOut(ResponseModel):
+    case_id: int
+    case_ref: str | None = Field(description="Only for the secretaries, the panel's experts and the submitter.")
+    start: datetime | None
+    end: datetime | None
+    experts: list[str]
+    expertise: list[str]
+    status: str
+    background: str | None = Field(None, description="Only for those who may read the case.")
+    questions: str | None = Field(None, description="Only for those who may read the case.")
+
+
+class AttendanceAnswerOut(ResponseModel):
+    email: str
+    name: str
+    status: Literal["confirmed", "declined", "unanswered"]
+
+
+class AgendaOut(ResponseModel):
+    session: SessionOut
+    items: list[AgendaItemOut]
+    attendance: list[AttendanceAnswerOut] = Field([], description="The invited experts' answers (secretaries).")
+
+
+class AttendanceOut(ResponseModel):
+    session_id: int
+    status: Literal["confirmed", "declined"]
+    note: str
 
 
 def panel_json(panel: Panel, actor=None) -> dict:
@@ -72,79 +259,56 @@ def case_json(case: PanelCase) -> dict:
     }
 
 
-def _date_arg(name: str):
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return local_to_utc(datetime.combine(parse_date(raw), time()))
-    except ValueError as exc:
-        raise ValidationFailed(str(_l("Write the date as YYYY-MM-DD.")), fields={name: str(_l("Write the date as YYYY-MM-DD."))}) from exc
+def _day_start(day: date | None):
+    return None if day is None else local_to_utc(datetime.combine(day, time()))
 
 
-@api_route("/panels", ("GET",), summary="Expert panels")
+@api_route("/panels", ("GET",), summary="Expert panels", response=PanelList)
 def list_panels():
     actor = current_api_user()
     return jsonify(panels=[panel_json(p, actor) for p in services.all_panels()])
 
 
-@api_route("/panels", ("POST",), summary="Create an expert panel (admin)", status=201, request_schema={
-    "type": "object", "required": ["name", "rrule", "first_start"],
-    "properties": {"name": {"type": "string"}, "region": {"type": "string"}, "rrule": {"type": "string"},
-                   "first_start": {"type": "string"}, "session_minutes": {"type": "integer"},
-                   "case_minutes": {"type": "integer"}, "submission_deadline_days": {"type": "integer"},
-                   "agenda_days": {"type": "integer"}, "secretaries": {"type": "array", "items": {"type": "string"}},
-                   "experts": {"type": "array", "items": {"type": "object"}}}})
-def create_panel():
-    data = json_body()
+@api_route("/panels", ("POST",), summary="Create an expert panel (admin)", status=201, body=PanelIn,
+           response=PanelOut)
+def create_panel(body: PanelIn):
     panel = panel_admin.create_panel(
-        actor=current_api_user(), name=data.get("name", ""), region=data.get("region", ""),
-        rrule=data.get("rrule", ""), first_start=data.get("first_start", ""),
-        session_minutes=data.get("session_minutes", 180), case_minutes=data.get("case_minutes", 45),
-        submission_deadline_days=data.get("submission_deadline_days", 10), agenda_days=data.get("agenda_days", 5),
-        secretaries=data.get("secretaries") or [], experts=data.get("experts") or [],
-        skip_july=data.get("skip_july", True), skip_holidays=data.get("skip_holidays", True),
+        actor=current_api_user(), name=body.name, region=body.region, rrule=body.rrule,
+        first_start=body.first_start, session_minutes=body.session_minutes, case_minutes=body.case_minutes,
+        submission_deadline_days=body.submission_deadline_days, agenda_days=body.agenda_days,
+        secretaries=body.secretaries, experts=[e.model_dump(exclude_none=True) for e in body.experts],
+        skip_july=body.skip_july, skip_holidays=body.skip_holidays,
     )
     db.session.commit()
     return jsonify(panel_json(panel, current_api_user())), 201
 
 
-@api_route("/panels/<int:panel_id>/sessions", ("GET",), summary="A panel's sessions", params=[
-    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}}])
-def panel_sessions(panel_id: int):
+@api_route("/panels/<int:panel_id>/sessions", ("GET",), summary="A panel's sessions", query=SessionsQuery,
+           response=SessionList)
+def panel_sessions(panel_id: int, query: SessionsQuery):
     panel = services.get_panel(panel_id)
-    sessions = services.sessions_between(panel, _date_arg("from"), _date_arg("to"))
+    sessions = services.sessions_between(panel, _day_start(query.date_from), _day_start(query.date_to))
     actor = current_api_user()
     return jsonify(sessions=[session_json(s, actor) for s in sessions])
 
 
-@api_route("/panel-cases", ("POST",), summary="Submit a case to a panel (social worker)", status=201,
-           request_schema={"type": "object", "properties": _CASE_FIELDS,
-                           "required": ["panel_id", "case_ref", "child_age", "municipality", "language", "background",
-                                        "questions", "expertise"]})
-def submit_case():
-    data = json_body()
-    panel_id = data.get("panel_id")
-    if not isinstance(panel_id, int):
-        raise ValidationFailed(str(_l("Choose the panel.")), fields={"panel_id": str(_l("Choose the panel."))})
-    expertise = data.get("expertise") or []
-    if not isinstance(expertise, list):
-        raise ValidationFailed(str(_l("Check the case's details.")), fields={"expertise": str(_l("Give a list of expertise codes."))})
+@api_route("/panel-cases", ("POST",), summary="Submit a case to a panel (social worker)", status=201, body=CaseIn,
+           response=CaseOut)
+def submit_case(body: CaseIn):
     actor = current_api_user()
     case = cases.submit_case(
-        actor=actor, panel_id=panel_id, case_ref=data.get("case_ref", ""), child_age=data.get("child_age"),
-        municipality=data.get("municipality", ""), language=data.get("language", ""),
-        background=data.get("background", ""), questions=data.get("questions", ""), expertise=expertise,
-        services_tried=data.get("services_tried", ""), client_consent=data.get("client_consent") is True,
-        preferred_session_id=data.get("preferred_session_id"),
+        actor=actor, panel_id=body.panel_id, case_ref=body.case_ref, child_age=body.child_age,
+        municipality=body.municipality, language=body.language, background=body.background,
+        questions=body.questions, expertise=body.expertise, services_tried=body.services_tried,
+        client_consent=body.client_consent, preferred_session_id=body.preferred_session_id,
     )
     services.log_case_read(case, actor, via="api")
     db.session.commit()
     return jsonify(case_json(case)), 201
 
 
-@api_route("/panel-cases/<int:case_id>", ("GET",), summary="A case (submitter, secretaries, assigned experts)")
+@api_route("/panel-cases/<int:case_id>", ("GET",), summary="A case (submitter, secretaries, assigned experts)",
+           response=CaseOut)
 def get_case(case_id: int):
     case = services.read_case(case_id, actor=current_api_user(), via="api")
     db.session.commit()
@@ -152,28 +316,19 @@ def get_case(case_id: int):
 
 
 @api_route("/panel-cases/<int:case_id>/schedule", ("POST",), summary="Put a case on a session's agenda (secretary)",
-           request_schema={"type": "object", "required": ["session_id"],
-                           "properties": {"session_id": {"type": "integer"},
-                                          "experts": {"type": "array", "items": {"type": "string"}}}})
-def schedule_case(case_id: int):
-    data = json_body()
+           body=ScheduleIn, response=CaseOut)
+def schedule_case(case_id: int, body: ScheduleIn):
     actor = current_api_user()
     case = services.get_case(case_id)
     services.require_case_secretary(case, actor)
-    session_id = data.get("session_id")
-    if not isinstance(session_id, int):
-        raise ValidationFailed(str(_l("Choose a session.")), fields={"session_id": str(_l("Choose a session."))})
-    experts = data.get("experts")
-    if experts is not None and not isinstance(experts, list):
-        raise ValidationFailed(str(_l("Give the experts as a list of e-mail addresses.")),
-                               fields={"experts": str(_l("Give the experts as a list of e-mail addresses."))})
-    case = cases.schedule_case(case, actor=actor, session_id=session_id, experts=experts)
+    case = cases.schedule_case(case, actor=actor, session_id=body.session_id, experts=body.experts)
     services.log_case_read(case, actor, via="api")
     db.session.commit()
     return jsonify(case_json(case))
 
 
-@api_route("/panel-sessions/<int:session_id>/publish", ("POST",), summary="Publish a session's agenda (secretary)")
+@api_route("/panel-sessions/<int:session_id>/publish", ("POST",), summary="Publish a session's agenda (secretary)",
+           response=SessionOut)
 def publish_session(session_id: int):
     actor = current_api_user()
     session = services.publish_agenda(services.get_session(session_id), actor=actor)
@@ -181,7 +336,7 @@ def publish_session(session_id: int):
     return jsonify(session_json(session, actor))
 
 
-@api_route("/panel-sessions/<int:session_id>/agenda", ("GET",), summary="A session's agenda")
+@api_route("/panel-sessions/<int:session_id>/agenda", ("GET",), summary="A session's agenda", response=AgendaOut)
 def session_agenda(session_id: int):
     actor = current_api_user()
     session = services.get_session(session_id)
@@ -198,23 +353,32 @@ def session_agenda(session_id: int):
             item["background"], item["questions"] = case.background, case.questions
             services.log_case_read(case, actor, via="api")
         items.append(item)
+    body = {"session": session_json(session, actor), "items": items}
+    if session.panel.is_secretary(actor):
+        body["attendance"] = [{"email": a.user.email, "name": a.user.name, "status": a.status}
+                              for a in attendance.answers(session)]
     db.session.commit()
-    return jsonify(session=session_json(session, actor), items=items)
+    return jsonify(body)
+
+
+@api_route("/panel-sessions/<int:session_id>/attendance", ("POST",),
+           summary="An invited expert answers whether they will attend the session", body=AttendanceIn,
+           response=AttendanceOut)
+def session_attendance(session_id: int, body: AttendanceIn):
+    actor = current_api_user()
+    session = services.get_session(session_id)
+    row = attendance.answer_attendance(session, actor=actor, attending=body.attending, note=body.note)
+    db.session.commit()
+    return jsonify(session_id=session.id, status=row.status, note=row.note)
 
 
 @api_route("/panel-cases/<int:case_id>/statement", ("POST",), summary="Record the panel's advice (secretary)",
-           request_schema={"type": "object", "required": ["text"],
-                           "properties": {"text": {"type": "string"},
-                                          "recommendations": {"type": "array", "items": {"type": "string"}},
-                                          "responsible_services": {"type": "array", "items": {"type": "string"}},
-                                          "follow_up": {"type": "string", "format": "date"}}})
-def record_statement(case_id: int):
-    data = json_body()
+           body=StatementIn, response=CaseOut)
+def record_statement(case_id: int, body: StatementIn):
     actor = current_api_user()
     case = services.get_case(case_id)
-    cases.record_statement(case, actor=actor, text=data.get("text", ""),
-                              recommendations=data.get("recommendations"),
-                              responsible_services=data.get("responsible_services"), follow_up=data.get("follow_up"))
+    cases.record_statement(case, actor=actor, text=body.text, recommendations=body.recommendations,
+                           responsible_services=body.responsible_services, follow_up=body.follow_up)
     services.log_case_read(case, actor, via="api")
     db.session.commit()
     return jsonify(case_json(case))

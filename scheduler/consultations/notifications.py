@@ -22,6 +22,7 @@ from sqlalchemy import select
 from ..core.db import utcnow
 from ..core.signals import booking_changed, teams_meeting_ready
 from ..delivery import microsoft
+from ..delivery.ical import Meeting, calendar_file
 from ..delivery.meetings import (
     Invitee,
     MeetingSpec,
@@ -69,6 +70,25 @@ def booking_invitees(booking: Booking) -> list[Invitee]:
     return people
 
 
+def booking_how(booking: Booking, teams_connected: bool):
+    """How the consultation is held, in the reader's language (the invitation's text and DESCRIPTION)."""
+    series = booking.series
+
+    def how(lang: str) -> str:
+        with force_locale(lang):
+            if series.modality == "phone":
+                if series.location:
+                    return _("By phone: call %(number)s at the time.", number=series.location)
+                return _("By phone: the consultant calls you at the time.")
+            if series.modality == "teams":
+                if teams_connected:
+                    return _("On Microsoft Teams: join with the link in this invitation.")
+                return _("On Microsoft Teams: the consultant sends the meeting link before the consultation.")
+            return _("In person at the place below.")
+
+    return how
+
+
 def _teams_for(booking: Booking):
     return microsoft if booking.series.modality == "teams" and microsoft.teams_enabled() else None
 
@@ -78,9 +98,11 @@ def sync_booking(booking: Booking, *, join_url: str | None = None) -> int:
     teams = _teams_for(booking)
     key = booking_key(booking)
     spec_join = join_url or booking.join_url or (teams.join_url_for(key) if teams else None) or ""
+    modality = booking.series.modality
     spec = MeetingSpec(key, booking.ical_uid, booking.sequence, booking.start_dt, booking.end_dt,
                        app_link("consultations.booking_detail", booking_id=booking.id),
-                       location=booking.series.location or "", join_url=spec_join)
+                       location=(booking.series.location or "") if modality == "in_person" else "",
+                       join_url=spec_join, how_for=booking_how(booking, bool(teams)))
     summary = booking_summary(booking)
     if booking.status != "confirmed":
         if teams:
@@ -92,6 +114,18 @@ def sync_booking(booking: Booking, *, join_url: str | None = None) -> int:
         if not spec_join:
             return 0  # the invitations go out with the join link, on teams_meeting_ready
     return sync_meeting(spec, booking_invitees(booking), summary)
+
+
+def booking_calendar_file(booking: Booking, lang: str) -> str:
+    """The booking as an .ics download (same UID as the invitation; no case content)."""
+    teams = _teams_for(booking)
+    meeting = Meeting(uid=booking.ical_uid, sequence=booking.sequence, start_dt=booking.start_dt,
+                      end_dt=booking.end_dt, summary=booking_summary(booking)(lang),
+                      organizer_email=current_app.config["MAIL_FROM"],
+                      url=app_link("consultations.booking_detail", booking_id=booking.id),
+                      location=(booking.series.location or "") if booking.series.modality == "in_person" else "",
+                      join_url=booking.join_url or "", description=booking_how(booking, bool(teams))(lang))
+    return calendar_file(meeting, tz_name=current_app.config["APP_TIMEZONE"])
 
 
 # --- recorded in the request, handled by the worker -------------------------------------------

@@ -34,8 +34,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ..core.db import utcnow
 from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from ..core.privacy import identity_code_errors, refuse_identity_codes
+from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import booking_changed
-from ..core.timefmt import local_to_utc
+from ..core.timefmt import local_to_utc, to_local
 from ..extensions import db
 from ..people.models import LANGUAGES, UNIT_KINDS, Unit, User
 from .models import MODALITIES, Booking, ConsultationSeries, ConsultationSlot, OccurrenceChange
@@ -205,7 +206,10 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
     else:
         try:
             parse_rule(rule, first_utc.replace(tzinfo=None))
-        except (ValueError, TypeError):
+            check_rule_numbers(rule)
+            if not occurs_within(rule, to_local(first_utc).replace(tzinfo=None)):
+                raise ValueError(rule)  # never (or hardly ever) meets: every listing would search to 9999
+        except (ValueError, TypeError, OverflowError):
             errors["rrule"] = str(_l("The recurrence is not valid."))
     if data.until and isinstance(first, datetime) and data.until < first_utc.date():
         errors["until"] = str(_l("The end date must be after the first time."))

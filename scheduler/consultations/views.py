@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from babel.dates import format_date as babel_format_date
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from ..core.db import utcnow
 from ..core.errors import NotFound
@@ -21,6 +22,7 @@ from ..core.views import safe_next
 from ..delivery.microsoft import teams_enabled
 from ..extensions import db
 from ..people.models import LANGUAGE_LABELS, UNIT_KIND_LABELS, Unit, User, UserRole
+from . import notifications
 from . import services as svc
 from .forms import (
     MODALITY_LABELS,
@@ -40,14 +42,26 @@ HOST_ROLES = ("consultant", "admin")
 LISTING_DAYS = 28
 
 
+def _can_book_somewhere(user) -> bool:
+    """A member of an active unit: only units book (a series is open to kinds of unit)."""
+    return any(u.is_active for u in user.units)
+
+
+def _can_host(user) -> bool:
+    return bool(svc.hostable_units(user)) or bool(svc.hosted_series(user))
+
+
 def init_views(app) -> None:
     app.register_blueprint(bp)
     add_nav(app, NavItem("consultations.find", _l("Book a consultation"), roles=BOOKER_ROLES, order=20,
-                         description=_l("Find a free consultation time with LANU, substance services or child welfare.")))
+                         description=_l("Find a free consultation time with LANU, substance services or child welfare."),
+                         when=_can_book_somewhere))
     add_nav(app, NavItem("consultations.mine", _l("My consultations"), roles=BOOKER_ROLES, order=21,
-                         description=_l("Your booked consultations: move or cancel them.")))
+                         description=_l("Your booked consultations: move or cancel them."),
+                         when=_can_book_somewhere))
     add_nav(app, NavItem("consultations.hosting", _l("Consultation hours"), roles=HOST_ROLES, order=22,
-                         description=_l("Publish your unit's consultation hours and see the questions booked.")))
+                         description=_l("Publish your unit's consultation hours and see the questions booked."),
+                         when=_can_host))
 
 
 @bp.app_template_filter("modality")
@@ -156,18 +170,27 @@ def slot_rows(slots: list) -> list[SlotRow]:
     return rows
 
 
-@bp.route("/")
-@login_required
-def find():
-    form = SlotFilterForm(request.args)
-    form.kind.choices = choices([("", _l("All services")), *UNIT_KIND_LABELS.items()])
+def _filter_form(defaults: dict | None = None) -> SlotFilterForm:
+    """The booking list's filters (the same on the reschedule page); `defaults` when nothing was chosen."""
+    args = request.args
     units = db.session.execute(
         select(Unit).join(ConsultationSeries, ConsultationSeries.unit_id == Unit.id)
         .where(ConsultationSeries.is_active.is_(True)).distinct().order_by(Unit.code)
     ).scalars().all()
+    if defaults and not any(args.get(k) for k in ("kind", "unit", "modality", "language", "date_from", "date_to")):
+        # a default unit that takes no bookings now is left out rather than shown as an error
+        defaults = {k: v for k, v in defaults.items() if k != "unit" or any(u.code == v for u in units)}
+        args = MultiDict(defaults)  # type: ignore[assignment]
+    form = SlotFilterForm(args)
+    form.kind.choices = choices([("", _l("All services")), *UNIT_KIND_LABELS.items()])
     form.unit.choices = choices([("", _l("All units"))] + [(u.code, u.name) for u in units])
     form.modality.choices = choices([("", _l("Any")), *MODALITY_LABELS.items()])
     form.language.choices = choices([("", _l("Any")), *LANGUAGE_LABELS.items()])
+    return form
+
+
+def _free_times(form: SlotFilterForm, *, exclude=None):
+    """(days, free, full, d1, d2, status): bookable times by local day, earliest first."""
     d1, d2 = _today(), _today() + timedelta(days=LISTING_DAYS - 1)
     free, full, status = [], [], 200
     if form.validate():
@@ -182,6 +205,8 @@ def find():
         except FORM_REFUSALS as exc:
             apply_errors(form, exc, {"to": "date_to", "from": "date_from"})
             slots, status = [], 422
+        if exclude is not None:
+            slots = [s for s in slots if not exclude(s)]
         free = [s for s in slots if not s.is_full]
         full = [s for s in slots if s.is_full]
     else:
@@ -189,8 +214,22 @@ def find():
     days: dict[date, list[SlotRow]] = {}
     for row in slot_rows(free):
         days.setdefault(row.day, []).append(row)
-    return render_template("consultations/find.html", form=form, days=days, free=free, full=slot_rows(full),
-                           d1=d1, d2=d2, has_unit=bool(current_user.units)), status
+    return days, free, slot_rows(full), d1, d2, status
+
+
+def _filters_chosen(form: SlotFilterForm) -> bool:
+    return bool(form.errors) or any(f.data for f in (form.kind, form.unit, form.modality, form.language,
+                                                      form.date_from, form.date_to))
+
+
+@bp.route("/")
+@login_required
+def find():
+    form = _filter_form()
+    days, free, full, d1, d2, status = _free_times(form)
+    return render_template("consultations/find.html", form=form, days=days, free=free, full=full,
+                           d1=d1, d2=d2, has_unit=bool(current_user.units),
+                           filters_open=_filters_chosen(form)), status
 
 
 @bp.route("/book/<slot_id>", methods=["GET", "POST"])
@@ -229,7 +268,7 @@ def book(slot_id: str):
 @login_required
 def mine():
     upcoming, past = svc.my_bookings(current_user)
-    return render_template("consultations/mine.html", upcoming=upcoming, past=past)
+    return render_template("consultations/mine.html", upcoming=upcoming, past=past, now=utcnow())
 
 
 @bp.route("/bookings/<int:booking_id>")
@@ -241,12 +280,28 @@ def booking_detail(booking_id: int):
                            is_booker=booking.booker_id == current_user.id, now=utcnow())
 
 
-@bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
+@bp.route("/bookings/<int:booking_id>/calendar.ics")
+@login_required
+def booking_calendar(booking_id: int):
+    """"Add to my calendar": this one consultation as an .ics file, without case content."""
+    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
+    body = notifications.booking_calendar_file(booking, _lang())
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="consultation-{booking.id}.ics"',
+        "Cache-Control": "private, no-store"})
+
+
+@bp.route("/bookings/<int:booking_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(booking_id: int):
+    """GET: the confirmation step (works without JavaScript); POST: cancel."""
     booking = svc.get_booking(actor=current_user, booking_id=booking_id)
     form = CancelForm()
     is_booker = booking.booker_id == current_user.id
+    if request.method == "GET":
+        if booking.status != "confirmed" or booking.end_dt <= utcnow():
+            return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
+        return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker)
     if form.validate_on_submit():
         try:
             svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
@@ -254,13 +309,15 @@ def cancel(booking_id: int):
         except FORM_REFUSALS as exc:
             rest = apply_errors(form, exc)
             booking = svc.get_booking(actor=current_user, booking_id=booking_id)
+            if booking.status == "confirmed" and booking.end_dt > utcnow():
+                return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker,
+                                       message=exc.message, summary_fields=rest), exc.status
             return render_template("consultations/booking.html", booking=booking, cancel_form=form,
                                    message=exc.message, summary_fields=rest, is_booker=is_booker, now=utcnow(),
                                    note=teams_note(booking.series.modality, booking.join_url)), exc.status
         flash(_l("The consultation was cancelled. The others are told."), "success")
         return redirect(url_for("consultations.mine" if is_booker else "consultations.hosting"))
-    return render_template("consultations/booking.html", booking=booking, cancel_form=form, is_booker=is_booker,
-                           now=utcnow(), note=teams_note(booking.series.modality, booking.join_url)), 422
+    return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker), 422
 
 
 @bp.route("/bookings/<int:booking_id>/reschedule", methods=["GET", "POST"])
@@ -284,12 +341,14 @@ def reschedule(booking_id: int):
                 return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
         else:
             message, status = str(_l("The form had expired. Please try again.")), 400
-    d1 = _today()
-    days = min(booking.series.horizon_days, 120)
-    slots = svc.list_slots(actor=current_user, flt=svc.SlotFilter(
-        date_from=d1, date_to=d1 + timedelta(days=days), series_id=booking.series_id, available_only=True))
-    slots = [s for s in slots if s.start_dt != booking.start_dt]
-    return render_template("consultations/reschedule.html", booking=booking, slots=slots, message=message), status
+    # The same filters as the booking list, starting from the booking's own unit.
+    form = _filter_form({"kind": booking.series.unit.kind, "unit": booking.series.unit.code})
+    days, free, full, d1, d2, list_status = _free_times(
+        form, exclude=lambda s: s.series.id == booking.series_id and s.start_dt == booking.start_dt)
+    if status == 200:
+        status = list_status
+    return render_template("consultations/reschedule.html", booking=booking, form=form, days=days, free=free,
+                           d1=d1, d2=d2, message=message, filters_open=True), status
 
 
 # --- hosting ----------------------------------------------------------------------------------------

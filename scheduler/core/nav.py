@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -15,6 +16,9 @@ class NavItem:
     roles: tuple[str, ...] = ()  # empty: everyone signed in
     description: object = ""
     order: int = 50
+    # An extra test on the signed-in user (e.g. "is a member of a unit that can book"): the menu
+    # and the home page show only what this person can actually do.
+    when: Callable[[object], bool] | None = None
 
 
 def add_nav(app, item: NavItem) -> None:
@@ -28,7 +32,7 @@ def nav_for_current_user() -> list[NavItem]:
         return []
     return [
         i for i in current_app.extensions.get("nav_items", [])
-        if not i.roles or current_user.has_role(*i.roles)
+        if (not i.roles or current_user.has_role(*i.roles)) and (i.when is None or i.when(current_user))
     ]
 
 

@@ -113,6 +113,22 @@ def parse_date(text: str) -> date:
     return date.fromisoformat(text)
 
 
+def format_mail_date(value) -> str:
+    """An e-mail's Date header (RFC 5322, "Wed, 02 Dec 2026 00:52:46 +0000") in Finnish notation;
+    a value that is no date is shown as it is."""
+    from email.utils import parsedate_to_datetime
+
+    if isinstance(value, datetime):
+        return format_datetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    try:
+        dt = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return str(value or "")
+    if dt is None:
+        return str(value or "")
+    return format_datetime(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+
+
 def register_filters(app) -> None:
     app.jinja_env.filters.update(
         datetime=format_datetime,
@@ -121,4 +137,5 @@ def register_filters(app) -> None:
         clock=format_time,
         week=week_label,
         isolocal=iso_local,
+        maildate=format_mail_date,
     )

@@ -49,7 +49,9 @@ def same_site_path(url: str | None) -> str | None:
 @bp.route("/")
 @login_required
 def home():
-    return render_template("core/home.html", items=nav_for_current_user())
+    items = nav_for_current_user()
+    return render_template("core/home.html", items=items,
+                           can_book=any(i.endpoint == "consultations.find" for i in items))
 
 
 @bp.route("/language", methods=["POST"])

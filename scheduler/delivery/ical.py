@@ -58,7 +58,7 @@ def build_event(meeting: Meeting, method: str, *, now: datetime | None = None,
         raise ValueError("meeting times must be aware datetimes")
     if meeting.end_dt <= meeting.start_dt:
         raise ValueError("a meeting must end after it starts")
-    if not meeting.attendees:
+    if not meeting.attendees and method != "PUBLISH":
         raise ValueError("an invitation needs at least one attendee")
     tz = ZoneInfo(tz_name)
     cancelled = method == "CANCEL"
@@ -84,19 +84,21 @@ def build_event(meeting: Meeting, method: str, *, now: datetime | None = None,
     if lines:
         ev.add("DESCRIPTION", "\n\n".join(lines))
     ev.add("ORGANIZER", _address(meeting.organizer_email, meeting.organizer_name))
-    for a in meeting.attendees:
+    for a in meeting.attendees if method != "PUBLISH" else ():  # RFC 5546: PUBLISH carries no ATTENDEE
         if a.role not in ROLES:
             raise ValueError(f"unknown attendee role {a.role!r}")
+        # RSVP=FALSE: the organizer is the service's no-reply address, so an "Accept" from a
+        # calendar would go nowhere; attendance is confirmed in the service instead.
         ev.add("ATTENDEE", _address(a.email, a.name, CUTYPE="INDIVIDUAL", ROLE=a.role,
-                                    PARTSTAT="NEEDS-ACTION", RSVP="TRUE"))
+                                    PARTSTAT="NEEDS-ACTION", RSVP="FALSE"))
     return ev
 
 
 def build_calendar(meeting: Meeting, method: str = "REQUEST", *, now: datetime | None = None,
                    tz_name: str = "Europe/Helsinki"):
     """A VCALENDAR with METHOD, the VTIMEZONE and one VEVENT."""
-    if method not in ("REQUEST", "CANCEL"):
-        raise ValueError("method must be REQUEST or CANCEL")
+    if method not in ("REQUEST", "CANCEL", "PUBLISH"):
+        raise ValueError("method must be REQUEST, CANCEL or PUBLISH")
     cal = new_calendar(method=method, tz_name=tz_name)
     cal.add_component(build_event(meeting, method, now=now, tz_name=tz_name))
     return cal
@@ -105,4 +107,12 @@ def build_calendar(meeting: Meeting, method: str = "REQUEST", *, now: datetime |
 def invitation_ics(meeting: Meeting, method: str = "REQUEST", *, now: datetime | None = None,
                    tz_name: str = "Europe/Helsinki") -> str:
     """The calendar as text with CRLF line endings, ready for the text/calendar part."""
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError("an invitation is a REQUEST or a CANCEL")
     return build_calendar(meeting, method, now=now, tz_name=tz_name).to_ical().decode("utf-8")
+
+
+def calendar_file(meeting: Meeting, *, now: datetime | None = None, tz_name: str = "Europe/Helsinki") -> str:
+    """"Add to my calendar": the meeting as an .ics file (METHOD:PUBLISH, the invitation's UID, so a
+    calendar that already holds the invitation recognises the same event)."""
+    return build_calendar(meeting, "PUBLISH", now=now, tz_name=tz_name).to_ical().decode("utf-8")

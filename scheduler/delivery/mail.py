@@ -43,6 +43,7 @@ def queue_email(to: str | list[str], subject: str, text: str, html: str | None =
         raise ValueError("queue_email needs one or more e-mail addresses")
     if "\n" in subject or "\r" in subject:
         raise ValueError("an e-mail subject is one line")
+    subject = " ".join(subject.split())  # no doubled spaces from empty parts
     if ics is not None:
         if method is None:
             m = re.search(r"^METHOD:(\w+)\r?$", ics, re.MULTILINE)

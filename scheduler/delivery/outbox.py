@@ -25,6 +25,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..core.db import utcnow
+from ..core.errorlog import safe_exception_text
+from ..core.signals import outbox_attempted
 from ..extensions import db
 from .models import OutboxMessage
 
@@ -157,6 +159,7 @@ def deliver_one(msg: OutboxMessage) -> str:
     outcome = "sent"
     error: str | None = None
     retry_after: float | None = None
+    caught: Exception | None = None
     savepoint = db.session.begin_nested()
     try:
         if entry is None:
@@ -164,11 +167,11 @@ def deliver_one(msg: OutboxMessage) -> str:
         entry.handler(msg)
         db.session.flush()
     except RetryLater as exc:
-        outcome, error, retry_after = "retry", exc.error, exc.retry_after
+        outcome, error, retry_after, caught = "retry", exc.error, exc.retry_after, exc
     except PermanentFailure as exc:
-        outcome, error = "failed", exc.error
+        outcome, error, caught = "failed", exc.error, exc
     except Exception as exc:  # any other failure: back off exponentially
-        outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+        outcome, error, caught = "retry", f"{type(exc).__name__}: {exc}", exc
         log.warning("outbox message %s (%s) failed on attempt %s: %s", msg.id, msg.kind, msg.attempts,
                     type(exc).__name__)
     if outcome == "sent":
@@ -188,6 +191,8 @@ def deliver_one(msg: OutboxMessage) -> str:
             delay = retry_after if retry_after is not None else backoff_seconds(msg.attempts, base, cap)
             msg.next_attempt_dt = utcnow() + timedelta(seconds=max(0.0, delay))
         log.info("outbox message %s (%s): %s after attempt %s", msg.id, msg.kind, outcome, msg.attempts)
+    # metrics and alerts (scheduler.ops): an alert about a failure commits with the failed mark
+    outbox_attempted.send(msg, outcome=outcome, error=caught)
     db.session.commit()
     return outcome
 
@@ -208,11 +213,11 @@ def deliver_due(now: datetime | None = None) -> dict:
         try:
             outcome = deliver_one(msg)
             counts["events" if outcome == "sent" and entry is not None and entry.is_event else outcome] += 1
-        except Exception:
+        except Exception as exc:
             # The outcome could not be stored (database gone): the claim rolls back, the message
             # stays queued and the next run tries again.
             db.session.rollback()
-            log.exception("outbox: could not record the outcome of message %s", msg.id)
+            log.error("outbox: could not record the outcome of message %s: %s", msg.id, safe_exception_text(exc))
             break
     return counts
 

@@ -64,7 +64,7 @@ def _ensure_a_published_session(users: dict, now: datetime) -> None:
     panel = db.session.execute(select(Panel).order_by(Panel.id)).scalars().first()
     if panel is None:
         first = to_local(now).date() + timedelta(days=14)
-        panel = create_panel(actor=admin, name="Lapin monialainen asiantuntijaryhmä",
+        panel = create_panel(actor=admin, name="Lapin lastensuojelun monialainen asiantuntijatyöryhmä",
                              rrule="FREQ=MONTHLY;BYDAY=2TH",
                              first_start=datetime.combine(first, datetime.min.time()).replace(hour=12, minute=30),
                              secretaries=[secretary.email],

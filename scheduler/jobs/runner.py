@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,8 @@ from flask import Flask
 from sqlalchemy import BigInteger, bindparam, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from ..core.errorlog import safe_exception_text
+from ..core.signals import job_finished
 from ..extensions import db
 from .registry import jobs_of
 
@@ -46,12 +49,18 @@ STANDBY_RETRY_SECONDS = 15.0
 def run_job(app: Flask, job_id: str, func: Callable[[], Any]) -> None:
     """Run one job in its own app context; it commits once, a failure rolls back and is logged."""
     with app.app_context():
+        started_dt, started, error = datetime.now(UTC), time.monotonic(), None
         try:
             func()
             db.session.commit()
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
-            log.exception("job %s failed", job_id)
+            # class, statement and frames, not the message: it may quote what was being written
+            log.error("job %s failed: %s", job_id, safe_exception_text(exc))
+            error = exc
+        try:  # when it ran, for readiness, metrics and the stalled-jobs alert (scheduler.ops)
+            job_finished.send(job_id, ok=error is None, started_dt=started_dt,
+                              duration=time.monotonic() - started, error=error)
         finally:
             db.session.remove()
 

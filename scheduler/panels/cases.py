@@ -422,11 +422,16 @@ def _clean_list(items) -> list[str]:
 def record_statement(case: PanelCase, *, actor: User, text: str, recommendations=None, responsible_services=None,
                      follow_up: date | str | None = None, now: datetime | None = None) -> PanelStatement:
     """Record (or correct) the panel's advice on a case; the submitter is notified."""
-    from ..core.timefmt import parse_date, to_local
+    from ..core.timefmt import format_datetime, parse_date, to_local
 
     require_case_secretary(case, actor)
     if case.status not in ("scheduled", "handled") or case.session is None or not case.session.is_published:
         raise Conflict(str(_l("Advice can be recorded for a case on a published agenda.")))
+    # Only once the session has started (or is marked held): advice recorded beforehand would be a
+    # mistake, and it would make the figures' "days from submission to advice" wrong.
+    if case.session.status != "held" and case.session.start_dt > _now(now):
+        raise Conflict(str(_l("The advice can be recorded once the session has started (%(when)s).",
+                              when=format_datetime(case.session.start_dt))))
     errors: dict[str, str] = {}
     text = (text or "").strip()
     if not text:
@@ -449,7 +454,7 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
     identity_code_errors(errors, text=text, recommendations="\n".join(recs),
                          responsible_services="\n".join(services))
     if errors:
-        raise ValidationFailed(str(_l("Check the statement.")), fields=errors)
+        raise ValidationFailed(str(_l("Check the advice.")), fields=errors)
     now = _now(now)
     statement = case.statement
     first = statement is None

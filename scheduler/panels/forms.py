@@ -100,6 +100,11 @@ class CancelSessionForm(Form):
                          validators=[Length(max=500)])
 
 
+class AttendanceForm(Form):
+    note = TextAreaField(_l("A note to the secretary (optional)"), validators=[Length(max=500)],
+                         description=_l("For example when you could join. No names or identity codes."))
+
+
 class StatementForm(Form):
     text = TextAreaField(_l("The panel's advice"), validators=[DataRequired(_l("Write the panel's advice."))])
     recommendations = TextAreaField(_l("Recommendations"), description=_l("One per line."), validators=[Optional()])
@@ -112,10 +117,14 @@ class PanelForm(Form):
                                                Length(max=200)])
     region = StringField(_l("Region"), validators=[Length(max=200)])
     frequency = RadioField(_l("How often"), choices=choices([("monthly", _l("Monthly")), ("weekly", _l("Weekly"))]), default="monthly")
+    # required like every unmarked field (the form says so): they always have a value
     ordinal = SelectField(_l("Which week of the month"), choices=ORDINAL_CHOICES, default="2",
-                          description=_l("Monthly sessions only."))
-    weekday = SelectField(_l("Weekday"), choices=WEEKDAY_CHOICES, default="TH")
-    interval = SelectField(_l("Every"), choices=choices([("1", _l("every time")), ("2", _l("every other"))]), default="1")
+                          description=_l("Monthly sessions only."),
+                          validators=[DataRequired(_l("Choose from the options shown."))])
+    weekday = SelectField(_l("Weekday"), choices=WEEKDAY_CHOICES, default="TH",
+                          validators=[DataRequired(_l("Choose from the options shown."))])
+    interval = SelectField(_l("Every"), choices=choices([("1", _l("every time")), ("2", _l("every other"))]),
+                           default="1", validators=[DataRequired(_l("Choose from the options shown."))])
     first_date = StringField(_l("First session on or after"), description=_l("For example 14.1.2027"),
                              validators=[DataRequired(_l("Enter the date."))])
     start_time = StringField(_l("Starts at"), description=_l("For example 12.30"), validators=[DataRequired(_l("Enter the time."))])

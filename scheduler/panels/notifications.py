@@ -23,7 +23,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..core.db import utcnow
-from ..core.signals import panel_case_changed, panel_session_changed, teams_meeting_ready
+from ..core.signals import (
+    panel_attendance_changed,
+    panel_case_changed,
+    panel_session_changed,
+    teams_meeting_ready,
+)
 from ..core.timefmt import format_datetime, format_range
 from ..delivery import microsoft
 from ..delivery.mail import queue_email, render_email
@@ -42,9 +47,11 @@ from ..delivery.outbox import enqueue, register_handler
 from ..extensions import db
 from ..jobs import register_job
 from ..people.models import User, UserRole
+from .attendance import cases_lacking_experts
 from .models import Panel, PanelCase, PanelSession
 
 SESSION_EVENT = "panel-session.changed"
+ATTENDANCE_EVENT = "panel-attendance.changed"
 CASE_EVENT = "panel-case.changed"
 EXPERT_LEFT_EVENT = "panel-expert.left"
 CASE_NOTICES = ("returned", "declined", "moved", "statement")
@@ -266,6 +273,35 @@ def handle_case_changed(message) -> None:
         sync_case(case)
 
 
+def record_attendance_change(session: PanelSession, user_id: int | None = None, attending: bool = True,
+                             **_kw) -> None:
+    if not attending:
+        enqueue(ATTENDANCE_EVENT, {"session_id": session.id, "user_id": user_id})
+
+
+def handle_attendance_changed(message) -> None:
+    """An expert cannot attend: the secretaries hear of it at once (who, which session, a link;
+    the expert's note stays in the service)."""
+    session = db.session.get(PanelSession, int(message.payload["session_id"]))
+    user = db.session.get(User, int(message.payload.get("user_id") or 0))
+    if session is None or user is None or session.status != "agenda_published":
+        return
+    url = app_link("panels.session_detail", session_id=session.id)
+    for secretary in session.panel.secretaries:
+        if not secretary.is_active:
+            continue
+
+        def build(lang: str, secretary=secretary):
+            when = format_range(session.start_dt, session.end_dt, lang)
+            return (_("An expert cannot attend: %(panel)s, %(when)s", panel=session.panel.name, when=when),
+                    [_("%(name)s has answered that they cannot attend the session. Choose a replacement on the case page.",
+                       name=user.name)],
+                    [(_("Session time"), when)], url, _("Open the session"))
+
+        queue_notice(Invitee.of(secretary), build,
+                     dedupe_key=f"attendance-declined:{session.id}:{user.id}:{message.id}:{secretary.email.lower()}")
+
+
 def on_teams_meeting_ready(meeting_key: str, join_url: str | None = None, **_kw) -> None:
     kind, _sep, ident = (meeting_key or "").partition(":")
     if kind != "panel-session" or not ident.isdigit() or not join_url:
@@ -369,6 +405,40 @@ def agenda_warnings(now: datetime) -> int:
     return n
 
 
+def attendance_warnings(now: datetime, days: int) -> int:
+    """ATTENDANCE_WARNING_DAYS before a published session, the secretaries are warned once about
+    the cases that have no confirmed expert for an expertise they asked for (agenda numbers and
+    expertise only)."""
+    sessions = db.session.execute(
+        select(PanelSession).where(PanelSession.status == "agenda_published", PanelSession.start_dt > now,
+                                   PanelSession.start_dt <= now + timedelta(days=days))
+        .order_by(PanelSession.start_dt)
+    ).unique().scalars().all()
+    n = 0
+    for s in sessions:
+        gaps = cases_lacking_experts(s)
+        if not gaps:
+            continue
+        url = app_link("panels.session_detail", session_id=s.id)
+        for user in s.panel.secretaries:
+            if not user.is_active:
+                continue
+
+            def build(lang: str, s=s, gaps=gaps, url=url):
+                when = format_range(s.start_dt, s.end_dt, lang)
+                lines = [_("These cases have no confirmed expert for all the expertise they asked for:")]
+                for number, case, codes in gaps:
+                    names = ", ".join(a.localized_name(lang) for a in case.areas if a.code in codes)
+                    lines.append(_("Case %(number)d: %(expertise)s", number=number, expertise=names))
+                return (_("Experts missing: %(panel)s, %(when)s", panel=s.panel.name, when=when), lines,
+                        [(_("Session time"), when)], url, _("Open the session"))
+
+            inv = Invitee.of(user)
+            queue_notice(inv, build, dedupe_key=f"attendance-warning:panel-session:{s.id}:{stamp(s.start_dt)}:{inv.email}")
+            n += 1
+    return n
+
+
 def panel_reminders(now: datetime | None = None) -> dict:
     """The panel's reminders job (every few minutes; reruns are no-ops thanks to the dedupe keys)."""
     now = now or utcnow()
@@ -377,6 +447,7 @@ def panel_reminders(now: datetime | None = None) -> dict:
         "sessions": session_reminders(now, int(cfg["REMINDER_HOURS"])),
         "deadlines": deadline_reminders(now, int(cfg.get("SUBMISSION_REMINDER_DAYS", 3))),
         "agenda_warnings": agenda_warnings(now),
+        "attendance_warnings": attendance_warnings(now, int(cfg.get("ATTENDANCE_WARNING_DAYS", 3))),
     }
     db.session.flush()
     return counts
@@ -385,7 +456,9 @@ def panel_reminders(now: datetime | None = None) -> dict:
 def init_app(app) -> None:
     panel_session_changed.connect(record_session_change)
     panel_case_changed.connect(record_case_change)
+    panel_attendance_changed.connect(record_attendance_change)
     teams_meeting_ready.connect(on_teams_meeting_ready)
+    register_handler(app, ATTENDANCE_EVENT, handle_attendance_changed, event=True)
     register_handler(app, SESSION_EVENT, handle_session_changed, event=True)
     register_handler(app, CASE_EVENT, handle_case_changed, event=True)
     register_handler(app, EXPERT_LEFT_EVENT, handle_expert_left, event=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..core.errors import NotFound, ValidationFailed
 from ..core.privacy import identity_code_errors
+from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
@@ -59,6 +60,14 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
         values["first_start"] = _as_local_naive(first_start)
     except (ValueError, TypeError, AttributeError):
         errors["first_start"] = str(_l("Enter the first session's date and time."))
+    if "rrule" not in errors and "first_start" not in errors:
+        try:  # a rule that never meets would make every expansion search to the year 9999
+            check_rule_numbers(values["rrule"])
+            meets = occurs_within(values["rrule"], values["first_start"])
+        except (ValueError, TypeError, OverflowError):
+            meets = False
+        if not meets:
+            errors["rrule"] = str(_l("Choose how often the panel meets."))
     values["session_minutes"] = _check_int(errors, "session_minutes", session_minutes, 15, 600,
                                            _l("A session lasts 15–600 minutes."))
     values["case_minutes"] = _check_int(errors, "case_minutes", case_minutes, 5, 600,

@@ -9,14 +9,16 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from ..core.db import utcnow
 from ..core.forms import FORM_REFUSALS, MAX_DB_INT, apply_errors, choices, ids, refused
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
-from ..core.timefmt import format_range, parse_date, parse_time, to_local
+from ..core.timefmt import format_datetime, format_range, parse_date, parse_time, to_local
 from ..extensions import db
-from . import cases, panel_admin, recurrence, services
+from . import attendance, cases, panel_admin, recurrence, services
 from . import figures as figures_mod
 from .forms import (
+    AttendanceForm,
     CancelSessionForm,
     CaseForm,
     ExpertForm,
@@ -156,9 +158,14 @@ def _read(case_id: int) -> PanelCase:
 @login_required
 def case_detail(case_id: int):
     case = _read(case_id)
-    ctx = {"case": case, "is_secretary": case.panel.is_secretary(current_user)}
+    ctx = {"case": case, "is_secretary": case.panel.is_secretary(current_user), "now": utcnow()}
     if ctx["is_secretary"]:
         ctx["suggestions"] = cases.suggest_experts(case)
+        declined = attendance.declined_expert_ids(case.session) if case.session is not None else set()
+        ctx["declined"] = [u for u in case.experts if u.id in declined]
+        ctx["declined_ids"] = declined
+        pool = {code for r in ctx["suggestions"] for code in r["expert"].expertise_codes}
+        ctx["uncovered"] = [a for a in case.areas if a.code not in pool]
         form = ScheduleForm()
         form.session_id.choices = choices((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
         form.experts.choices = choices((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
@@ -316,12 +323,19 @@ def statement(case_id: int):
             message = exc.message
             apply_errors(form, exc)
         else:
-            flash(_l("The statement was saved and the submitter was notified."), "success")
+            flash(_l("The advice was saved and the submitter was notified."), "success")
             return redirect(url_for("panels.session_detail", session_id=case.session_id))
+    not_started = None
+    if case.session is not None and case.session.status != "held" and case.session.start_dt > utcnow() \
+            and case.statement is None:
+        not_started = str(_l("The advice can be recorded once the session has started (%(when)s).",
+                             when=format_datetime(case.session.start_dt)))
+        message = None if request.method == "GET" else message
     services.log_case_read(case, current_user, via="page")
     db.session.commit()
     status = 422 if (form.errors or message) else 200
-    return render_template("panels/statement_form.html", form=form, case=case, message=message), status
+    return render_template("panels/statement_form.html", form=form, case=case, message=message,
+                           not_started=not_started), status
 
 
 # --- sessions ----------------------------------------------------------------------------------
@@ -348,12 +362,35 @@ def session_detail(session_id: int):
     move_form.start_time.data = f"{local.hour}.{local.minute:02d}"
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
+    invited = attendance.is_invited(session, current_user)
     return render_template(
         "panels/session_detail.html", session=session, items=items, readable=readable, hidden_refs=hidden_refs,
         is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
         cancel_form=CancelSessionForm(), graph_enabled=current_app.config.get("GRAPH_ENABLED", False),
+        answers=attendance.answers(session) if is_secretary and session.is_published else [],
+        invited=invited, my_answer=attendance.answer_of(session, current_user) if invited else None,
+        attendance_form=AttendanceForm(),
     )
+
+
+@bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
+@login_required
+def answer_attendance(session_id: int):
+    """An invited expert: "I will attend" / "I cannot attend", with an optional note."""
+    session = _session(session_id)
+    if not attendance.is_invited(session, current_user):
+        abort(404 if not services.can_see_agenda(session, current_user) else 403)
+    form = AttendanceForm()
+    if not form.validate_on_submit():
+        flash(_l("Use at most %(n)d characters.", n=attendance.NOTE_MAX), "error")
+        return redirect(url_for("panels.session_detail", session_id=session_id))
+    attending = request.form.get("attending") == "yes"
+    attendance.answer_attendance(session, actor=current_user, attending=attending, note=form.note.data or "")
+    db.session.commit()  # a refusal: the error handler's message back on the page
+    flash(_l("Thank you: the secretary sees that you will attend.") if attending
+          else _l("Thank you: the secretary was told that you cannot attend."), "success")
+    return redirect(url_for("panels.session_detail", session_id=session_id))
 
 
 @bp.route("/sessions/<int:session_id>/publish", methods=["POST"])

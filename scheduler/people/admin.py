@@ -143,6 +143,10 @@ def _user_form(user: User | None = None, formdata=None) -> UserForm:
     if user is not None:
         del form.email  # the e-mail address identifies the account; it is not edited here
         del form.password  # passwords are set with their own form
+        del form.send_link  # a link is sent with its own button
+    elif request.method == "GET":
+        # with the organisation's Microsoft sign-in, most people need no password of their own
+        form.send_link.data = not current_app.config.get("ENTRA_ENABLED")
     return form
 
 
@@ -177,16 +181,52 @@ def user_new():
                 organisation=form.organisation.data or "",
             )
             user.is_active = bool(form.is_active.data)
+            link_sent = False
+            if form.send_link.data and user.is_active:
+                from .password_links import issue_link
+
+                issue_link(user, "welcome")
+                link_sent = True
             db.session.commit()
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = error_message(form, exc)
         else:
             flash(_l("The user %(email)s was created.", email=user.email), "success")
+            if link_sent:
+                flash(_l("A welcome e-mail with a link to set a password is on its way to %(email)s.",
+                         email=user.email), "info")
+            elif not form.password.data:
+                flash(_no_way_in_warning(user), "warning")
             return redirect(url_for("admin.user_edit", user_id=user.id))
     status = 422 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form, user=None, message=message,
                            password_form=None), status
+
+
+def _no_way_in_warning(user: User) -> str:
+    if current_app.config.get("ENTRA_ENABLED"):
+        return str(_l("%(email)s has no password and got no link to set one: they can sign in only with the "
+                      "organisation's Microsoft account. If they need a local account, send them a link below.",
+                      email=user.email))
+    return str(_l("%(email)s has no password and got no link to set one, so they cannot sign in yet. Send them a "
+                  "link or set a password below.", email=user.email))
+
+
+@bp.route("/users/<int:user_id>/password-link", methods=["POST"])
+def user_password_link(user_id: int):
+    """Send the person a one-time link to set their own password (a welcome before their first
+    sign-in, a reset after it)."""
+    from .password_links import issue_link
+
+    user = db.get_or_404(User, user_id)  # CSRF: checked for every POST (CSRFProtect)
+    if not user.is_active:
+        flash(_l("The account is disabled: no link was sent."), "error")
+        return redirect(url_for("admin.user_edit", user_id=user.id))
+    issue_link(user, "reset" if user.password_hash or user.last_login_dt else "welcome")
+    db.session.commit()
+    flash(_l("A link to set a password is on its way to %(email)s.", email=user.email), "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -245,7 +285,7 @@ def _decode(raw: bytes) -> str:
 @bp.route("/users/import", methods=["GET", "POST"])
 def import_users():
     form = ImportForm()
-    line_errors: list[tuple[int, str]] = []
+    line_errors: list[tuple[int, str, str]] = []
     message = None
     if form.validate_on_submit():
         raw = form.file.data.read(MAX_CSV_BYTES + 1)
@@ -262,7 +302,7 @@ def import_users():
         else:
             if result.errors:
                 db.session.rollback()  # all or nothing
-                line_errors = result.errors
+                line_errors = result.problems
                 message = str(_l("Nothing was imported. Correct the lines below and upload the file again."))
             elif result.created == 0 and result.updated == 0:
                 db.session.rollback()

@@ -39,6 +39,25 @@ class PasswordForm(Form):
     )
 
 
+class ForgotPasswordForm(Form):
+    email = EmailField(_l("E-mail address"),
+                       description=_l("The address you sign in with. We send a link to set a new password."),
+                       validators=[DataRequired(_l("Enter your e-mail address.")), Length(max=254)])
+
+
+class NewPasswordForm(Form):
+    new = PasswordField(
+        _l("New password"),
+        description=_l("At least 12 characters. A short sentence is easy to remember."),
+        validators=[DataRequired(_l("Enter a new password.")), Length(min=12, message=_l("Use at least 12 characters."))],
+    )
+
+
+class LanguageForm(Form):
+    language = RadioField(_l("Language of the service and of your e-mails"),
+                          validators=[DataRequired(_l("Choose a language."))])
+
+
 class TokenForm(Form):
     label = StringField(
         _l("Name of the token (optional)"),
@@ -99,8 +118,13 @@ class UserForm(Form):
                              description=_l("Disabling signs the person out at once."))
     password = PasswordField(
         _l("Password"),
-        description=_l("At least 12 characters. Leave empty if the person signs in with the organisation's Microsoft account."),
+        description=_l("At least 12 characters. Leave empty if the person signs in with the organisation's Microsoft account, or sets their own password from the welcome e-mail."),
         validators=[_PASSWORD_MAX],
+    )
+    send_link = BooleanField(
+        _l("Send a welcome e-mail with a link to set a password"),
+        default=True,
+        description=_l("The link works once and expires in 7 days. Not needed if you set a password above or the person signs in with a Microsoft account."),
     )
 
 

@@ -215,3 +215,27 @@ class LoginThrottle(db.Model):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+PASSWORD_LINK_PURPOSES = ("welcome", "reset")
+
+
+class PasswordToken(db.Model):
+    """A one-time link to set a password: a welcome to a new local account, or a forgotten password.
+    Only the SHA-256 of the secret is kept; a link is used once and expires (used_dt, expires_dt)."""
+
+    __tablename__ = "password_tokens"
+    __table_args__ = (CheckConstraint(f"purpose IN ({sql_in(PASSWORD_LINK_PURPOSES)})", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_dt: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<PasswordToken {self.id} {self.purpose} user={self.user_id}>"

@@ -257,6 +257,8 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    # (line, the value as written in the file, what to correct): the import page shows the bad value
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def _split(value: str | None) -> list[str]:
@@ -323,6 +325,9 @@ def import_users_csv(text: str) -> ImportResult:
             except ValidationFailed as exc:
                 detail = "; ".join(exc.fields.values()) or exc.message
                 result.errors.append((lineno, detail))
+                columns = [c for c in exc.fields if c in CSV_COLUMNS] or ["email"]
+                value = "; ".join(f"{c}: {row.get(c, '')}" if len(columns) > 1 else row.get(c, "") for c in columns)
+                result.problems.append((lineno, value, detail))
     if result.errors:
         savepoint.rollback()
         result.created = result.updated = 0

@@ -13,7 +13,8 @@ from ..core.timefmt import parse_date
 from ..core.views import safe_next
 from ..extensions import db
 from . import auth
-from .forms import PasswordForm, SignInForm, TokenForm
+from .forms import ForgotPasswordForm, LanguageForm, NewPasswordForm, PasswordForm, SignInForm, TokenForm
+from .models import LANGUAGE_LABELS, LANGUAGES
 
 bp = Blueprint("people", __name__)
 
@@ -70,16 +71,96 @@ def sign_out():
     return redirect(url_for("people.sign_in"))
 
 
-def _profile_page(*, password_form=None, token_form=None, new_token=None, status=200):
+# --- forgotten password and one-time links ----------------------------------------------------------
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    from . import password_links
+
+    form = ForgotPasswordForm()
+    status, error = 200, None
+    if form.validate_on_submit():
+        try:
+            password_links.request_reset(form.email.data, request.remote_addr)
+        except DomainError as exc:
+            error, status = exc.message, exc.status
+        db.session.commit()  # the counters (and the e-mail, if any)
+        if error is None:
+            # the same answer whether or not the address has an account
+            flash(_l("If the address has an account here, a link to set a new password is on its way. "
+                     "The link works once and expires in 24 hours."), "info")
+            return redirect(url_for("people.sign_in"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("people/forgot_password.html", form=form, error=error), status
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    from . import password_links
+
+    form = NewPasswordForm()
+    try:
+        link = password_links.find_link(token)
+    except DomainError as exc:
+        return render_template("people/set_password.html", form=None, error=exc.message, link=None), 410
+    status, error = 200, None
+    if form.validate_on_submit():
+        try:
+            user = password_links.use_link(token, form.new.data)
+        except DomainError as exc:
+            db.session.rollback()
+            error, status = exc.message, exc.status
+            if "password" in exc.fields:
+                form.new.errors = [*list(form.new.errors or []), exc.fields["password"]]
+                error = None
+        else:
+            db.session.commit()
+            if current_user.is_authenticated:
+                logout_user()
+                session.clear()
+            flash(_l("Your password is set. Sign in with your e-mail address %(email)s and the new password.",
+                     email=user.email), "success")
+            return redirect(url_for("people.sign_in"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("people/set_password.html", form=form, error=error, link=link), status
+
+
+# --- profile -------------------------------------------------------------------------------------
+
+def _language_form() -> LanguageForm:
+    form = LanguageForm()
+    form.language.choices = [(code, LANGUAGE_LABELS[code]) for code in LANGUAGES]
+    if request.method == "GET" or form.language.data is None:
+        form.language.data = current_user.language or "fi"
+    return form
+
+
+def _profile_page(*, password_form=None, token_form=None, language_form=None, new_token=None, status=200):
     return render_template("people/profile.html", password_form=password_form or PasswordForm(),
                            token_form=token_form or TokenForm(), tokens=auth.active_api_tokens(current_user),
-                           new_token=new_token), status
+                           language_form=language_form or _language_form(), new_token=new_token), status
 
 
 @bp.route("/profile", methods=["GET"])
 @login_required
 def profile():
     return _profile_page()
+
+
+@bp.route("/profile/language", methods=["POST"])
+@login_required
+def change_language():
+    """The language of the pages and of the e-mails, invitations and reminders this person gets."""
+    form = _language_form()
+    if form.validate_on_submit():
+        current_user.language = form.language.data
+        session["lang"] = form.language.data
+        db.session.commit()
+        flash(_l("Your language was saved."), "success")
+        return redirect(url_for("people.profile"))
+    return _profile_page(language_form=form, status=422)
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -130,7 +211,8 @@ def create_token():
         return _profile_page(token_form=form, status=exc.status)
     flash(_l("A new API token was created. Copy it now: it is not shown again."), "success")
     resp = render_template("people/profile.html", password_form=PasswordForm(), token_form=TokenForm(formdata=None),
-                           tokens=auth.active_api_tokens(current_user), new_token=raw)
+                           tokens=auth.active_api_tokens(current_user), new_token=raw,
+                           language_form=_language_form(), page_ok=True)
     return resp, 201, {"Cache-Control": "no-store"}
 
 

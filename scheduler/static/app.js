@@ -16,6 +16,10 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   });
+  // Filters folded into <details data-open-wide>: open on a wide screen, folded on a phone.
+  if (window.matchMedia && window.matchMedia("(min-width: 48rem)").matches) {
+    document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+  }
   // Confirmations: <form data-confirm="question">
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
