@@ -4,19 +4,30 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test install install-test messages translations lint db-upgrade clean bench
+.PHONY: run test install install-test constraints messages translations lint db-upgrade clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 
+# constraints.txt pins every package (and every package they pull in) at the versions the tests
+# passed with; refresh it after changing pyproject.toml's dependencies: `make constraints`.
+PIP_INSTALL := $(BIN)/pip install -c constraints.txt
+
 install: $(BIN)/python
-	$(BIN)/pip install -e .
+	$(PIP_INSTALL) -e .
 	$(MAKE) translations
 
+# `test` tools plus the `browser` extra (Playwright, axe) for the real-browser journeys
 install-test: $(BIN)/python
-	$(BIN)/pip install -e '.[test]'
+	$(PIP_INSTALL) -e '.[test,browser]'
 	$(MAKE) translations
+
+constraints: $(BIN)/python
+	$(BIN)/pip install -e '.[test,browser,prod]'
+	{ echo '# The versions the tests passed with: pip freeze of a venv with .[test,browser,prod] (make constraints).'; \
+	  echo "# Production: pip install -c constraints.txt -e '.[prod]'"; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
 
 translations:
 	$(BIN)/pybabel compile -f -d scheduler/translations
@@ -43,7 +54,7 @@ test: install-test lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install-test
-	$(BIN)/pip install -e '.[prod]'
+	$(PIP_INSTALL) -e '.[prod]'
 	$(BIN)/python bench/run.py
 
 clean:

@@ -1,16 +1,17 @@
-"""Calendar feeds benchmark: a personal feed of 100, 1,000 and 10,000 events against the same bytes
-served as a static .ics file by the same server.
+"""Calendar feeds benchmark: a personal feed of 500 and 2,000 events against the same bytes served
+from memory by a bare Flask endpoint, measured side by side.
 
-    .venv/bin/python bench/feeds.py [--sizes 100,1000,10000] [--requests 40] [--database URL]
+    .venv/bin/python bench/feeds.py [--sizes 500,2000] [--requests 40] [--database URL]
 
 Seeds a scratch database (SQLite in a temporary folder unless --database names an empty
 PostgreSQL database) with one booker per size and that many consultation bookings, starts the app
-in a separate process (Werkzeug, one thread) with an extra route serving a folder of static files,
-and times requests from this process over keep-alive HTTP. Prints the median and p95 in ms of:
-the first request (every event rendered); an unchanged feed (kept whole in the worker's memory,
-checked by four aggregate queries); a feed with one booking changed before each request (every
-item read again, one event rendered); a freshly started worker (texts from the cache table); a
-conditional request answered 304, a gzip request, and the static file.
+and a bare Flask app (one route: the bytes from memory, with an ETag and 304) in two separate
+processes on the same server stack (Werkzeug, one thread each), and times requests from this
+process over keep-alive HTTP, alternating between the two. Prints the median and p95 in ms of: the
+first request (every event rendered); an unchanged feed; a feed with one booking changed before
+each request (every item read again, one event rendered); a freshly started worker (texts from
+the cache table); a conditional request answered 304; a gzip request; and the bare endpoint's 200
+and 304. Also the SQL statements each kind of feed request ran (counted in the app's process).
 """
 
 from __future__ import annotations
@@ -94,19 +95,37 @@ def seed(database: str, instance: str, sizes: list[int]) -> dict[int, str]:
 
 
 def serve(database: str, instance: str, port: int, static_dir: str) -> None:
-    """The app plus /bench-static/<file> (send_from_directory) and /bench-forget (drops the
-    worker's in-memory texts), on one Werkzeug thread."""
+    """The app plus the bench's own routes (change a booking, drop the worker's memory, the last
+    feed request's SQL statement count), on one Werkzeug thread."""
     import logging
 
-    from flask import send_from_directory
+    from flask import request
+    from sqlalchemy import event
     from werkzeug.serving import make_server
+
+    from scheduler.extensions import db
 
     app = _app(database, instance)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    counted = {"now": 0, "last_feed": 0}
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute",
+                     lambda *a, **k: counted.__setitem__("now", counted["now"] + 1))
 
-    @app.route("/bench-static/<path:name>")
-    def bench_static(name):
-        return send_from_directory(static_dir, name, mimetype="text/calendar")
+    @app.before_request
+    def reset_count():
+        counted["now"] = 0
+
+    @app.after_request
+    def keep_count(resp):
+        if request.path.startswith("/feeds/"):
+            counted["last_feed"] = counted["now"]
+        return resp
+
+    @app.route("/bench-statements")
+    def bench_statements():
+        """How many SQL statements the last feed request ran."""
+        return str(counted["last_feed"])
 
     @app.route("/bench-touch/<int:size>")
     def bench_touch(size):
@@ -123,6 +142,14 @@ def serve(database: str, instance: str, port: int, static_dir: str) -> None:
         db.session.commit()
         return "ok"
 
+    @app.route("/bench-forget-texts")
+    def bench_forget_texts():
+        """Drop only the worker's item texts (not the whole feeds): what the text memory is worth."""
+        from scheduler.feeds import services
+
+        services._memory.clear()
+        return "ok"
+
     @app.route("/bench-forget")
     def bench_forget():
         from scheduler.feeds.services import forget_rendered_in_memory
@@ -133,6 +160,35 @@ def serve(database: str, instance: str, port: int, static_dir: str) -> None:
     make_server("127.0.0.1", port, app, threaded=False).serve_forever()
 
 
+def serve_bare(port: int, static_dir: str) -> None:
+    """A bare Flask app on the same server stack: the same bytes, read once into memory, with an
+    ETag and 304 on If-None-Match, and nothing else (no database, no extensions, no hooks)."""
+    import hashlib
+    import logging
+
+    from flask import Flask, Response, request
+    from werkzeug.serving import make_server
+
+    bare = Flask("bare")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    kept: dict[str, tuple[bytes, str]] = {}
+
+    @bare.route("/bare/<name>")
+    def from_memory(name):
+        if name not in kept:
+            body = (Path(static_dir) / name).read_bytes()
+            kept[name] = (body, hashlib.sha256(body).hexdigest()[:32])
+        body, etag = kept[name]
+        if request.if_none_match.contains(etag):
+            resp = Response(status=304)
+        else:
+            resp = Response(body, content_type="text/calendar; charset=utf-8")
+        resp.set_etag(etag)
+        return resp
+
+    make_server("127.0.0.1", port, bare, threaded=False).serve_forever()
+
+
 def _stats(samples: list[float]) -> str:
     ms = sorted(s * 1000 for s in samples)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
@@ -141,11 +197,15 @@ def _stats(samples: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--sizes", default="500,2000")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--database", default="")
     parser.add_argument("--serve", nargs=4, metavar=("DATABASE", "INSTANCE", "PORT", "STATIC"), help=argparse.SUPPRESS)
+    parser.add_argument("--bare", nargs=2, metavar=("PORT", "STATIC"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.bare:
+        serve_bare(int(args.bare[0]), args.bare[1])
+        return
     if args.serve:
         database, instance, port, static = args.serve
         serve(database, instance, int(port), static)
@@ -160,60 +220,89 @@ def main(argv: list[str] | None = None) -> None:
     paths = seed(database, tmp, sizes)
     static = Path(tmp) / "static"
     static.mkdir()
-    port = _free_port()
+    port, bare_port = _free_port(), _free_port()
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    server_log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115  (open while the server runs)
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", database, tmp, str(port), str(static)], env=env,
-                            stdout=server_log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    server_log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115  (open while the servers run)
+    procs = [subprocess.Popen([sys.executable, __file__, "--serve", database, tmp, str(port), str(static)], env=env,
+                              stdout=server_log, stderr=subprocess.STDOUT),
+             subprocess.Popen([sys.executable, __file__, "--bare", str(bare_port), str(static)], env=env,
+                              stdout=server_log, stderr=subprocess.STDOUT)]
+    base, bare = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
     http = requests.Session()
     http.trust_env = False
     try:
         deadline = time.monotonic() + 120
-        while True:
-            try:
-                http.get(base + "/healthz", timeout=5)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start; see " + str(Path(tmp) / "server.log")) from None
-                time.sleep(0.2)
-        print(f"\n{'events':>7} {'bytes':>10} {'what':<34} {'median':>8} {'p95':>8}  (ms, {args.requests} requests)")
+        for url in (base + "/healthz", bare + "/bare/none"):
+            while True:
+                try:
+                    http.get(url, timeout=5)
+                    break
+                except requests.ConnectionError:
+                    if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                        raise SystemExit("a server did not start; see " + str(Path(tmp) / "server.log")) from None
+                    time.sleep(0.2)
+        print(f"\n{'events':>7} {'bytes':>10} {'what':<38} {'median':>8} {'p95':>8} {'SQL':>4}  "
+              f"(ms, {args.requests} requests)")
 
-        def timed(path: str, n: int, headers=None, before=None) -> tuple[list[float], requests.Response]:
-            samples, resp = [], None
+        def get(url: str, headers=None) -> float:
+            t = time.perf_counter()
+            resp = http.get(url, headers=headers or {"Accept-Encoding": "identity"})
+            resp.content  # noqa: B018  (read the whole body)
+            return time.perf_counter() - t
+
+        def statements() -> str:
+            return http.get(base + "/bench-statements").text
+
+        def timed(path: str, n: int, headers=None, before=None, bare_path: str | None = None):
+            """n requests to the app (and, alternating with them, n to the bare app)."""
+            samples, bare_samples = [], []
             for _ in range(n):
                 if before:
                     before()
-                t = time.perf_counter()
-                resp = http.get(base + path, headers=headers or {"Accept-Encoding": "identity"})
-                resp.content  # noqa: B018  (read the whole body)
-                samples.append(time.perf_counter() - t)
-            return samples, resp
+                samples.append(get(base + path, headers))
+                if bare_path:
+                    bare_samples.append(get(bare + bare_path, headers))
+            return samples, bare_samples, statements()
 
         for size in sizes:
             path = paths[size]
-            cold, first = timed(path, 1)
+            t = time.perf_counter()
+            first = http.get(base + path, headers={"Accept-Encoding": "identity"})
+            cold = [time.perf_counter() - t]
             assert first.status_code == 200, first.status_code
-            body = first.content
+            body, etag = first.content, first.headers["ETag"]
             (static / f"feed-{size}.ics").write_bytes(body)
-            n = args.requests if size < 10_000 else max(10, args.requests // 2)
-            rows = [("first request (all rendered)", cold)]
-            rows.append(("unchanged (feed kept in memory)", timed(path, n)[0]))
-            rows.append(("one item changed since last poll", timed(
-                path, n, before=lambda size=size: http.get(f"{base}/bench-touch/{size}"))[0]))
-            rows.append(("fresh worker (texts from the table)", timed(
-                path, n, before=lambda: http.get(base + "/bench-forget"))[0]))
-            rows.append(("If-None-Match → 304", timed(path, n, headers={"If-None-Match": first.headers["ETag"],
-                                                                           "Accept-Encoding": "identity"})[0]))
-            rows.append(("gzip (Accept-Encoding: gzip)", timed(path, n, headers={"Accept-Encoding": "gzip"})[0]))
-            rows.append(("static .ics file, same server", timed(f"/bench-static/feed-{size}.ics", n)[0]))
-            for what, samples in rows:
-                print(f"{size:>7} {len(body):>10} {what:<34} {_stats(samples)}")
-            print()
+            n = args.requests
+            same = f"/bare/feed-{size}.ics"
+            rows = [("first request (all rendered)", cold, statements())]
+            unchanged, bare_200, sql = timed(path, n, bare_path=same)
+            rows.append(("unchanged feed", unchanged, sql))
+            rows.append(("bare Flask, same bytes from memory", bare_200, "-"))
+            cond = {"If-None-Match": etag, "Accept-Encoding": "identity"}
+            not_modified, bare_304, sql = timed(path, n, headers=cond, bare_path=same)
+            rows.append(("If-None-Match → 304", not_modified, sql))
+            rows.append(("bare Flask, 304", bare_304, "-"))
+            rows.append(("gzip (Accept-Encoding: gzip)", *timed(path, n, headers={"Accept-Encoding": "gzip"})[::2]))
+            changed, _, sql = timed(path, n, before=lambda size=size: http.get(f"{base}/bench-touch/{size}"))
+            rows.append(("one item changed since last poll", changed, sql))
+            def touch_and_forget_texts(size=size):
+                http.get(f"{base}/bench-touch/{size}")
+                http.get(base + "/bench-forget-texts")
+
+            changed_cold, _, sql = timed(path, n, before=touch_and_forget_texts)
+            rows.append(("one changed, no texts in memory", changed_cold, sql))
+            fresh, _, sql = timed(path, n, before=lambda: http.get(base + "/bench-forget"))
+            rows.append(("fresh worker (texts from the table)", fresh, sql))
+            for what, samples, sql in rows:
+                print(f"{size:>7} {len(body):>10} {what:<38} {_stats(samples)} {sql:>4}")
+            ratio = statistics.median(unchanged) / statistics.median(bare_200)
+            ratio_304 = statistics.median(not_modified) / statistics.median(bare_200)
+            print(f"{'':>18} unchanged / bare: {ratio:.1f}×   304 / bare 200: {ratio_304:.1f}×   "
+                  f"304 / bare 304: {statistics.median(not_modified) / statistics.median(bare_304):.1f}×\n")
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
         server_log.close()
 
 

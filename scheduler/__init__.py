@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from flask import Flask, session
 from flask_babel import lazy_gettext as _l
 
-from .config import load_config
+from .config import instance_path, load_config
 from .extensions import babel, csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +21,7 @@ DOMAINS = ("delivery", "people", "consultations", "panels", "feeds", "ops")
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
-        instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
+        instance_path=instance_path(),
         template_folder=str(ROOT / "templates"),
         static_folder="static",
     )
@@ -110,11 +109,13 @@ def _register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .core.views import bp as core_bp
     from .jobs import init_app as jobs_init
+    from .jobs.retention import init_app as retention_init
 
     app.register_blueprint(core_bp)
     jobs_init(app)  # the job list the packages fill
     for name in DOMAINS:
         import_module(f".{name}", __name__).init_app(app)
+    retention_init(app)  # the daily job and `flask retention`, over the steps the packages registered
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies
 

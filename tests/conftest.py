@@ -22,8 +22,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from .fixtures_mail import *  # noqa: E402,F403  (SMTP server fixtures)
-from .fixtures_microsoft import *  # noqa: E402,F403  (identity platform and Graph stand-in)
+# Shared fixtures, each file a plugin: every test sees them without importing them.
+pytest_plugins = [
+    "tests.fixtures_mail",  # a real SMTP server (aiosmtpd), the .eml folder, iCalendar checks
+    "tests.fixtures_microsoft",  # the identity platform and Graph stand-in (HTTPS)
+    "tests.consultations_fixtures",  # world, make_series
+    "tests.panels_fixtures",  # people, panel, signals
+]
 
 PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REFERENCE_TABLES = {"alembic_version", "expertise_areas"}
@@ -286,7 +291,12 @@ def browser():
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but /usr/bin/chromium is missing")
         pytest.skip("no Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
+    try:  # here, not at the top: the `browser` extra is optional (pip install -e '.[test,browser]')
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("Playwright is required (REQUIRE_BROWSER=1): install the browser extra, .[browser]")
+        pytest.skip("Playwright is not installed (the browser extra: pip install -e '.[browser]')")
 
     with sync_playwright() as p:
         b = p.chromium.launch(

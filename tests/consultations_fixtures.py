@@ -1,4 +1,4 @@
-"""Fixtures for the consultation tests (imported by tests/test_consultations*.py)."""
+"""Fixtures for the consultation tests (a pytest plugin, see conftest.py) and their helpers."""
 
 from __future__ import annotations
 

@@ -21,9 +21,6 @@ from email import message_from_bytes, policy
 
 import pytest
 
-__all__ = ["SmtpServer", "smtp_server", "secure_smtp_server", "smtp_app", "mail_folder", "check_invitation", "check_invitations",
-           "libical_check", "libical_check_many", "calendar_parts"]
-
 
 def _free_port() -> int:
     # aiosmtpd's Controller(port=0) does not work (it probes the port it was given): pick one first.

@@ -39,9 +39,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-# what `from .fixtures_microsoft import *` in conftest brings in: the fixtures only
-__all__ = ["microsoft_ca", "microsoft_server", "ms_standin", "graph_settings", "entra_settings"]
-
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 TENANT_ID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
 OTHER_TENANT_ID = "0a0b0c0d-1111-4222-8333-444455556666"

@@ -12,7 +12,6 @@ from scheduler.core.db import utcnow
 from scheduler.core.timefmt import to_local
 
 from .conftest import TEST_PASSWORD
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from sqlalchemy import func, select
 
 from scheduler.consultations.models import Booking, ConsultationSlot
 
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world)
-
 ATTEMPTS = 24
 
 

@@ -13,7 +13,6 @@ from scheduler.core.db import utcnow
 from scheduler.core.timefmt import to_local
 
 from .conftest import csrf_token
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
 
 HETU = "131052-308T"
 

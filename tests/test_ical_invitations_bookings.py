@@ -13,7 +13,6 @@ from scheduler.consultations import services as svc
 from scheduler.delivery.models import CalendarInvitation, OutboxMessage
 from scheduler.delivery.outbox import deliver_due
 
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
 from .consultations_fixtures import NOW, local, slot_id
 from .fixtures_mail import calendar_parts, check_invitation
 

@@ -16,7 +16,7 @@ from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 
 from .fixtures_mail import calendar_parts, check_invitations
-from .test_panels_support import CASE, NOW, panel, people, submit  # noqa: F401
+from .panels_fixtures import NOW, submit
 
 
 def _mails(smtp_server, start=0):

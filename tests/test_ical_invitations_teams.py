@@ -12,10 +12,10 @@ from scheduler.delivery.outbox import deliver_due
 from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 
-from .consultations_fixtures import NOW, local, make_series, slot_id  # noqa: F401  (make_series: a fixture)
+from .consultations_fixtures import NOW, local, slot_id
 from .fixtures_mail import calendar_parts, check_invitations
-from .test_panels_support import NOW as PANEL_NOW
-from .test_panels_support import panel, people, submit  # noqa: F401
+from .panels_fixtures import NOW as PANEL_NOW
+from .panels_fixtures import submit
 
 
 def _emails(db):

@@ -15,10 +15,9 @@ from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 from scheduler.panels.notifications import panel_reminders
 
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world, make_series)
 from .consultations_fixtures import NOW, slot_id
-from .test_panels_support import NOW as PANEL_NOW
-from .test_panels_support import panel, people, submit  # noqa: F401
+from .panels_fixtures import NOW as PANEL_NOW
+from .panels_fixtures import submit
 
 
 def _reminders(db, prefix):

@@ -18,9 +18,9 @@ from scheduler.panels import cases as pc
 from scheduler.panels import services as ps
 from scheduler.panels.notifications import panel_reminders
 
-from .consultations_fixtures import NOW, make_series, slot_id  # noqa: F401  (make_series: a fixture)
-from .test_panels_support import CASE, panel, people, submit  # noqa: F401
-from .test_panels_support import NOW as PANEL_NOW
+from .consultations_fixtures import NOW, slot_id
+from .panels_fixtures import NOW as PANEL_NOW
+from .panels_fixtures import submit
 
 SECRETS = {
     "booking case_ref": "SALAINEN-LS-7781",

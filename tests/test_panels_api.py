@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .test_panels_support import CASE, people  # noqa: F401
+from .panels_fixtures import CASE
 
 PANEL = {
     "name": "Lapin asiantuntijatyöryhmä", "rrule": "FREQ=MONTHLY;BYDAY=2TH", "first_start": "2027-01-14T12:30",

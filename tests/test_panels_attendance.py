@@ -17,7 +17,7 @@ from scheduler.panels.attendance import SessionAttendance, answers, cases_lackin
 from scheduler.panels.notifications import attendance_warnings
 
 from .conftest import csrf_token, sign_in
-from .test_panels_support import NOW, panel, people, submit  # noqa: F401
+from .panels_fixtures import NOW, submit
 
 
 def _published(db, panel, people):

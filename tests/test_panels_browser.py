@@ -8,7 +8,6 @@ import re
 import pytest
 
 from .conftest import TEST_PASSWORD
-from .test_panels_support import people  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -147,11 +146,12 @@ def test_panel_pages_pass_axe(page, live_server, lapland, people, db):
     base = live_server
     problems = {}
     for who, paths in [
-        ("worker", ["/panels/", f"/panels/{lapland.id}/cases/new", f"/panels/cases/{case.id}"]),
+        ("worker", ["/panels/", f"/panels/{lapland.id}/cases/new", f"/panels/cases/{case.id}",
+                    f"/panels/cases/{case.id}/advice"]),
         ("secretary", ["/panels/secretary", "/panels/sessions", f"/panels/sessions/{session.id}",
                        f"/panels/cases/{case.id}", f"/panels/cases/{case.id}/statement", "/panels/figures?year=2027"]),
         ("lawyer", ["/panels/my-sessions"]),
-        ("admin", ["/panels/admin", f"/panels/admin/{lapland.id}", "/panels/admin/new", "/panels/admin/read-log"]),
+        ("admin", ["/panels/admin", f"/panels/admin/{lapland.id}", "/panels/admin/new", "/admin/access-log/"]),
     ]:
         sign_in_as(page, base, people[who])
         for path in paths:

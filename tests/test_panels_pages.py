@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from .conftest import csrf_token, sign_in
-from .test_panels_support import CASE, NOW, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, NOW, submit
 
 
 def _form_page(client, path):
@@ -155,10 +155,12 @@ def test_case_read_log_for_admins(client, app, panel, people, db):
     client.get(f"/panels/cases/{case.id}")
     admin = app.test_client()
     sign_in(admin, people["admin"])
-    html = admin.get("/panels/admin/read-log").get_data(as_text=True)
+    old = admin.get(f"/panels/admin/read-log?case={case.id}")  # the old address leads to the access log
+    assert old.status_code == 301 and "/admin/access-log/" in old.headers["Location"]
+    html = admin.get("/admin/access-log/").get_data(as_text=True)
     assert people["worker"].email in html and re.search(rf">{case.id}<", html)
     assert CASE["background"] not in html and case.case_ref not in html
-    assert client.get("/panels/admin/read-log").status_code == 403
+    assert client.get("/admin/access-log/").status_code == 403
 
 
 def test_admin_creates_a_panel_with_the_friendly_form(client, people, db):

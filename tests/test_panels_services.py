@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from .test_panels_support import CASE, NOW, panel, people, signals, submit  # noqa: F401
+from .panels_fixtures import CASE, NOW, submit
 
 
 def _local(dt):
@@ -416,8 +416,8 @@ def test_not_held_session_moves_waiting_cases(panel, db, people, signals):
 def test_who_reads_a_case_and_the_log(panel, db, people):
     from scheduler.core.errors import NotFound
     from scheduler.panels.cases import schedule_case
-    from scheduler.panels.models import PanelCaseRead
     from scheduler.panels.services import publish_agenda, read_case, sessions_for_expert
+    from scheduler.people.access_log import AccessLogEntry
 
     a = submit(db, panel, people["worker"])
     s1 = panel.sessions[1]
@@ -438,9 +438,14 @@ def test_who_reads_a_case_and_the_log(panel, db, people):
     with pytest.raises(NotFound):
         read_case(a.id, actor=people["lawyer"])
     db.session.commit()
-    reads = db.session.scalars(select(PanelCaseRead).order_by(PanelCaseRead.id)).all()
-    assert [(r.user_id, r.case_id, r.via) for r in reads] == [
-        (people["worker"].id, a.id, "page"), (people["secretary"].id, a.id, "api"), (people["psych"].id, a.id, "page")]
+    reads = db.session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)).all()
+    assert [(r.user_id, r.object_id, r.via, r.action) for r in reads] == [
+        (people["worker"].id, a.id, "page", "read"), (people["secretary"].id, a.id, "api", "read"),
+        (people["psych"].id, a.id, "page", "refused"),
+        (people["lawyer"].id, a.id, "page", "refused"), (people["other_worker"].id, a.id, "page", "refused"),
+        (people["admin"].id, a.id, "page", "refused"),
+        (people["psych"].id, a.id, "page", "read"), (people["lawyer"].id, a.id, "page", "refused")]
+    assert {r.object_type for r in reads} == {"panel_case"}
 
 
 def test_teams_join_link_is_kept_on_the_session(panel, db):

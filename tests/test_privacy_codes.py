@@ -15,7 +15,7 @@ from scheduler.core.errors import ValidationFailed
 from scheduler.core.privacy import identity_code_problem, identity_codes, normalise, refuse_identity_codes
 
 from .consultations_fixtures import local, make_series, slot_id, world  # noqa: F401
-from .test_panels_support import CASE, NOW, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, NOW, submit
 
 TABLE = [
     # --- refused: a real date, a matching check character, however written ---

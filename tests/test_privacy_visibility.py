@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from .conftest import csrf_token, sign_in
-from .test_panels_support import CASE, NOW, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, NOW, submit
 
 
 def _agenda(db, panel, people, *, publish=True):
@@ -114,6 +114,7 @@ def test_an_expert_leaving_the_pool_loses_access_at_once(client, api, db, panel,
     for case in (mine, handled):
         with pytest.raises(NotFound):
             read_case(case.id, actor=psych)
+        db.session.commit()  # the refusal is in the access log; the caller commits either way
         assert psych_api.get(f"/api/v1/panel-cases/{case.id}").status_code == 404
     assert psych_api.get(f"/api/v1/panel-sessions/{session.id}/agenda").status_code == 404
     assert sessions_for_expert(psych) == []

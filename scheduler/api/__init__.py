@@ -97,3 +97,4 @@ from . import endpoints  # noqa: E402,F401  (registers the routes)
 from . import consultations  # noqa: E402,F401
 from . import panels  # noqa: E402,F401
 from . import feeds  # noqa: E402,F401
+from . import access_log  # noqa: E402,F401

@@ -11,10 +11,12 @@ from pydantic import Field
 
 from ..consultations import services as svc
 from ..consultations.models import MODALITIES, Booking, ConsultationSeries
-from ..consultations.slots import SlotView, parse_rule
+from ..consultations.slots import SlotView
+from ..core import recurrence
 from ..core.db import utcnow
 from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import app_tz, iso_local, to_local
+from ..extensions import db
 from ..people.models import LANGUAGES, UNIT_KINDS
 from . import api_route, current_api_user
 from .schema import (
@@ -42,7 +44,7 @@ def _series_rule(rule: str) -> None:
         text = text[6:]
     if "UNTIL=" in text.upper() or not text:
         raise ValueError(rule)
-    parse_rule(text, datetime(2027, 1, 1, 12, 0))
+    recurrence.parse_rule(text, datetime(2027, 1, 1, 12, 0))
     check_rule_numbers(text)
 
 
@@ -129,11 +131,13 @@ class BookingOut(ResponseModel):
     title: str
     modality: Modality
     location: str
-    case_ref: str
-    question: str
+    erased: bool = Field(description="True once retention erased the case content (then null here).")
+    erased_at: datetime | None
+    case_ref: str | None
+    question: str | None
     participants: list[str]
     sequence: int
-    cancel_reason: str
+    cancel_reason: str | None
 
 
 class BookingList(ResponseModel):
@@ -177,12 +181,16 @@ def slot_json(sv: SlotView, tz=None) -> dict:
 
 
 def booking_json(b: Booking) -> dict:
+    """After retention erased the booking: "erased": true, its content null (participants [])."""
     s = b.series
+    erased = b.is_erased
     return {
         "id": b.id, "status": b.status, "slot_id": b.slot_key, "start": iso_local(b.start_dt), "end": iso_local(b.end_dt),
         "join_url": b.join_url, "series_id": s.id, "unit": s.unit.code, "title": s.title, "modality": s.modality,
-        "location": s.location, "case_ref": b.case_ref, "question": b.question, "participants": list(b.participants or []),
-        "sequence": b.sequence, "cancel_reason": b.cancel_reason,
+        "location": s.location, "erased": erased, "erased_at": iso_local(b.erased_dt),
+        "case_ref": None if erased else b.case_ref, "question": None if erased else b.question,
+        "participants": [] if erased else list(b.participants or []),
+        "sequence": b.sequence, "cancel_reason": None if erased else b.cancel_reason,
     }
 
 
@@ -261,13 +269,19 @@ def list_bookings(query: BookingsQuery):
     else:
         upcoming, past = svc.my_bookings(actor)
         rows = upcoming + past
+    svc.log_booking_reads(actor, rows, via="api")  # one entry per booking returned
+    db.session.commit()
     return jsonify({"bookings": [booking_json(b) for b in rows]})
 
 
 @api_route("/bookings/<int:booking_id>", summary="One booking (the booker's or in a hosted series)",
            response=BookingOut)
 def get_booking(booking_id: int):
-    return jsonify(booking_json(svc.get_booking(actor=current_api_user(), booking_id=booking_id)))
+    try:
+        booking = svc.read_booking(actor=current_api_user(), booking_id=booking_id, via="api")
+    finally:
+        db.session.commit()  # the read, or the refusal, stays in the access log
+    return jsonify(booking_json(booking))
 
 
 @api_route("/bookings/<int:booking_id>/cancel", ("POST",), summary="Cancel a booking", body=CancelIn,
@@ -275,6 +289,8 @@ def get_booking(booking_id: int):
 def cancel_booking(booking_id: int, body: CancelIn):
     actor = current_api_user()
     booking = svc.run_atomically(lambda: svc.cancel_booking(actor=actor, booking_id=booking_id, reason=body.reason))
+    svc.log_booking_reads(actor, [booking], via="api")  # the answer shows the booking's content
+    db.session.commit()
     return jsonify(booking_json(booking))
 
 
@@ -284,4 +300,6 @@ def reschedule_booking(booking_id: int, body: RescheduleIn):
     actor = current_api_user()
     booking = svc.run_atomically(lambda: svc.reschedule_booking(actor=actor, booking_id=booking_id,
                                                                 slot_id=body.slot_id))
+    svc.log_booking_reads(actor, [booking], via="api")  # the answer shows the booking's content
+    db.session.commit()
     return jsonify(booking_json(booking))

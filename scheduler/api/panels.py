@@ -9,11 +9,13 @@ from flask import jsonify
 from flask_babel import lazy_gettext as _l
 from pydantic import Field
 
+from ..core import recurrence
 from ..core.errors import NotFound
 from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import iso_local, local_to_utc
+from ..core.transactions import run_atomically
 from ..extensions import db
-from ..panels import attendance, cases, panel_admin, recurrence, services
+from ..panels import attendance, cases, panel_admin, services
 from ..panels.models import CASE_LANGUAGES, Panel, PanelCase, PanelSession
 from . import api_route, current_api_user
 from .schema import (
@@ -36,7 +38,7 @@ TextList = Annotated[list[Text(1000)], Field(max_length=MAX_LIST)]
 
 
 def _panel_rule(rule: str) -> None:
-    check_rule_numbers(recurrence.validate_rrule(rule))
+    check_rule_numbers(recurrence.validate_rule(rule))
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -148,9 +150,9 @@ class SessionList(ResponseModel):
 
 
 class StatementOut(ResponseModel):
-    text: str
-    recommendations: list[str]
-    responsible_services: list[str]
+    text: str | None  # null once erased
+    recommendations: list[str] | None
+    responsible_services: list[str] | None
     follow_up: date | None
     recorded: datetime
 
@@ -159,13 +161,16 @@ class CaseOut(ResponseModel):
     id: int
     panel_id: int
     status: str
-    case_ref: str
-    child_age: int
+    erased: bool = Field(description="True once retention erased the case content (then null here).")
+    erased_at: datetime | None
+    case_ref: str | None
+    child_age: int | None
+    age_band: str | None
     municipality: str
     language: str
-    background: str
-    questions: str
-    services_tried: str
+    background: str | None
+    questions: str | None
+    services_tried: str | None
     expertise: list[str]
     client_consent: bool
     preferred_session_id: int | None
@@ -176,7 +181,7 @@ class CaseOut(ResponseModel):
     experts: list[str]
     submitter: str
     submitted: datetime
-    secretary_message: str
+    secretary_message: str | None
     statement: StatementOut | None
 
 
@@ -240,22 +245,34 @@ def session_json(session: PanelSession, actor=None) -> dict:
 
 
 def case_json(case: PanelCase) -> dict:
-    """The whole case, for someone allowed to read it (the caller logs the read)."""
+    """The whole case, for someone allowed to read it (the caller logs the read). After retention
+    erased it: "erased": true, the content fields null (what the figures need stays)."""
     st = case.statement
-    return {
-        "id": case.id, "panel_id": case.panel_id, "status": case.status, "case_ref": case.case_ref,
-        "child_age": case.child_age, "municipality": case.municipality, "language": case.language,
-        "background": case.background, "questions": case.questions, "services_tried": case.services_tried,
-        "expertise": case.expertise_codes, "client_consent": case.client_consent,
-        "preferred_session_id": case.preferred_session_id, "session_id": case.session_id,
-        "start": iso_local(case.start_dt), "end": iso_local(case.end_dt), "minutes": case.case_minutes,
-        "experts": [u.email for u in case.experts], "submitter": case.submitter.email,
-        "submitted": iso_local(case.submitted_dt), "secretary_message": case.secretary_message,
-        "statement": None if st is None else {
-            "text": st.text, "recommendations": st.recommendations, "responsible_services": st.responsible_services,
-            "follow_up": st.follow_up_date.isoformat() if st.follow_up_date else None,
+    erased = case.is_erased
+    statement = None
+    if st is not None:
+        statement = {
+            "text": None if erased else st.text,
+            "recommendations": None if erased else st.recommendations,
+            "responsible_services": None if erased else st.responsible_services,
+            "follow_up": st.follow_up_date.isoformat() if st.follow_up_date and not erased else None,
             "recorded": iso_local(st.recorded_dt),
-        },
+        }
+
+    def content(value):
+        return None if erased else value
+
+    return {
+        "id": case.id, "panel_id": case.panel_id, "status": case.status, "erased": erased,
+        "erased_at": iso_local(case.erased_dt), "case_ref": content(case.case_ref),
+        "child_age": content(case.child_age), "age_band": case.age_band, "municipality": case.municipality,
+        "language": case.language, "background": content(case.background), "questions": content(case.questions),
+        "services_tried": content(case.services_tried), "expertise": case.expertise_codes,
+        "client_consent": case.client_consent, "preferred_session_id": case.preferred_session_id,
+        "session_id": case.session_id, "start": iso_local(case.start_dt), "end": iso_local(case.end_dt),
+        "minutes": case.case_minutes, "experts": [u.email for u in case.experts], "submitter": case.submitter.email,
+        "submitted": iso_local(case.submitted_dt), "secretary_message": content(case.secretary_message),
+        "statement": statement,
     }
 
 
@@ -272,14 +289,13 @@ def list_panels():
 @api_route("/panels", ("POST",), summary="Create an expert panel (admin)", status=201, body=PanelIn,
            response=PanelOut)
 def create_panel(body: PanelIn):
-    panel = panel_admin.create_panel(
+    panel = run_atomically(lambda: panel_admin.create_panel(
         actor=current_api_user(), name=body.name, region=body.region, rrule=body.rrule,
         first_start=body.first_start, session_minutes=body.session_minutes, case_minutes=body.case_minutes,
         submission_deadline_days=body.submission_deadline_days, agenda_days=body.agenda_days,
         secretaries=body.secretaries, experts=[e.model_dump(exclude_none=True) for e in body.experts],
         skip_july=body.skip_july, skip_holidays=body.skip_holidays,
-    )
-    db.session.commit()
+    ))
     return jsonify(panel_json(panel, current_api_user())), 201
 
 
@@ -296,22 +312,28 @@ def panel_sessions(panel_id: int, query: SessionsQuery):
            response=CaseOut)
 def submit_case(body: CaseIn):
     actor = current_api_user()
-    case = cases.submit_case(
-        actor=actor, panel_id=body.panel_id, case_ref=body.case_ref, child_age=body.child_age,
-        municipality=body.municipality, language=body.language, background=body.background,
-        questions=body.questions, expertise=body.expertise, services_tried=body.services_tried,
-        client_consent=body.client_consent, preferred_session_id=body.preferred_session_id,
-    )
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        case = cases.submit_case(
+            actor=actor, panel_id=body.panel_id, case_ref=body.case_ref, child_age=body.child_age,
+            municipality=body.municipality, language=body.language, background=body.background,
+            questions=body.questions, expertise=body.expertise, services_tried=body.services_tried,
+            client_consent=body.client_consent, preferred_session_id=body.preferred_session_id,
+        )
+        services.log_case_read(case, actor, via="api")
+        return case
+
+    case = run_atomically(work)
     return jsonify(case_json(case)), 201
 
 
 @api_route("/panel-cases/<int:case_id>", ("GET",), summary="A case (submitter, secretaries, assigned experts)",
            response=CaseOut)
 def get_case(case_id: int):
-    case = services.read_case(case_id, actor=current_api_user(), via="api")
-    db.session.commit()
+    try:
+        case = services.read_case(case_id, actor=current_api_user(), via="api")
+    finally:
+        db.session.commit()  # the read, or the refusal, stays in the access log
     return jsonify(case_json(case))
 
 
@@ -321,9 +343,13 @@ def schedule_case(case_id: int, body: ScheduleIn):
     actor = current_api_user()
     case = services.get_case(case_id)
     services.require_case_secretary(case, actor)
-    case = cases.schedule_case(case, actor=actor, session_id=body.session_id, experts=body.experts)
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        cases.schedule_case(case, actor=actor, session_id=body.session_id, experts=body.experts)
+        services.log_case_read(case, actor, via="api")
+        return case
+
+    case = run_atomically(work)
     return jsonify(case_json(case))
 
 
@@ -331,8 +357,7 @@ def schedule_case(case_id: int, body: ScheduleIn):
            response=SessionOut)
 def publish_session(session_id: int):
     actor = current_api_user()
-    session = services.publish_agenda(services.get_session(session_id), actor=actor)
-    db.session.commit()
+    session = run_atomically(lambda: services.publish_agenda(services.get_session(session_id), actor=actor))
     return jsonify(session_json(session, actor))
 
 
@@ -341,18 +366,23 @@ def session_agenda(session_id: int):
     actor = current_api_user()
     session = services.get_session(session_id)
     if not services.can_see_agenda(session, actor):
+        services.log_case_reads(session.agenda, actor, via="api", action="refused")
+        db.session.commit()
         raise NotFound(str(_l("No such panel session.")))  # the same answer as a missing one
-    items = []
+    items, shown = [], []
     for line in services.agenda_for(session, actor):  # exactly what the agenda page shows this person
         case = line.case
-        item = {"case_id": case.id, "case_ref": case.case_ref if line.show_ref else None,
+        if line.show_ref or line.readable:
+            shown.append(case)
+        item = {"case_id": case.id, "case_ref": case.case_ref if line.show_ref and not case.is_erased else None,
                 "start": iso_local(case.start_dt), "end": iso_local(case.end_dt),
                 "experts": [u.email for u in case.experts],
                 "expertise": case.expertise_codes, "status": case.status}
         if line.readable:
-            item["background"], item["questions"] = case.background, case.questions
-            services.log_case_read(case, actor, via="api")
+            item["background"], item["questions"] = (None, None) if case.is_erased else (case.background, case.questions)
         items.append(item)
+    # every item that shows its case reference or content is a read: one multi-row INSERT
+    services.log_case_reads(shown, actor, via="api")
     body = {"session": session_json(session, actor), "items": items}
     if session.panel.is_secretary(actor):
         body["attendance"] = [{"email": a.user.email, "name": a.user.name, "status": a.status}
@@ -367,8 +397,8 @@ def session_agenda(session_id: int):
 def session_attendance(session_id: int, body: AttendanceIn):
     actor = current_api_user()
     session = services.get_session(session_id)
-    row = attendance.answer_attendance(session, actor=actor, attending=body.attending, note=body.note)
-    db.session.commit()
+    row = run_atomically(lambda: attendance.answer_attendance(session, actor=actor, attending=body.attending,
+                                                              note=body.note))
     return jsonify(session_id=session.id, status=row.status, note=row.note)
 
 
@@ -377,8 +407,11 @@ def session_attendance(session_id: int, body: AttendanceIn):
 def record_statement(case_id: int, body: StatementIn):
     actor = current_api_user()
     case = services.get_case(case_id)
-    cases.record_statement(case, actor=actor, text=body.text, recommendations=body.recommendations,
-                           responsible_services=body.responsible_services, follow_up=body.follow_up)
-    services.log_case_read(case, actor, via="api")
-    db.session.commit()
+
+    def work():
+        cases.record_statement(case, actor=actor, text=body.text, recommendations=body.recommendations,
+                               responsible_services=body.responsible_services, follow_up=body.follow_up)
+        services.log_case_read(case, actor, via="api")
+
+    run_atomically(work)
     return jsonify(case_json(case))

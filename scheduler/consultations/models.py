@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -28,12 +30,52 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.db import UTCDateTime, sql_in, utcnow
+from ..core.db import StatusText, UTCDateTime, sql_in, utcnow
+from ..core.transactions import Transitions
 from ..extensions import db
 from ..people.models import Unit, User
 
 MODALITIES = ("teams", "in_person", "phone")
-BOOKING_STATUSES = ("confirmed", "cancelled")
+
+
+class BookingStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return str(_BOOKING_LABELS[self])
+
+
+_BOOKING_LABELS = {BookingStatus.CONFIRMED: _l("Confirmed"), BookingStatus.CANCELLED: _l("Cancelled")}
+
+# Rescheduling keeps a booking confirmed (confirmed → confirmed, guarded by its sequence).
+BOOKING_TRANSITIONS = Transitions(BookingStatus, {
+    BookingStatus.CONFIRMED: (BookingStatus.CONFIRMED, BookingStatus.CANCELLED),
+})
+BOOKING_STATUSES = tuple(BookingStatus)
+
+
+class OccurrenceStatus(StrEnum):
+    """An occurrence of a series: as the rule says, moved to another time, or cancelled. Stored as
+    an OccurrenceChange row (none: scheduled; new_start_dt NULL: cancelled; else moved)."""
+
+    SCHEDULED = "scheduled"
+    MOVED = "moved"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return str(_OCCURRENCE_LABELS[self])
+
+
+_OCCURRENCE_LABELS = {OccurrenceStatus.SCHEDULED: _l("Scheduled"), OccurrenceStatus.MOVED: _l("Moved"),
+                      OccurrenceStatus.CANCELLED: _l("Cancelled")}
+
+OCCURRENCE_TRANSITIONS = Transitions(OccurrenceStatus, {
+    OccurrenceStatus.SCHEDULED: (OccurrenceStatus.MOVED, OccurrenceStatus.CANCELLED),
+    OccurrenceStatus.MOVED: (OccurrenceStatus.MOVED, OccurrenceStatus.CANCELLED),
+})
 
 
 def new_ical_uid() -> str:
@@ -67,7 +109,7 @@ class ConsultationSeries(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     rrule: Mapped[str] = mapped_column(String(200))
-    # Recurrences are expanded over the first start's local wall-clock time (slots.py), so a
+    # Recurrences are expanded over the first start's local wall-clock time (core/recurrence.py), so a
     # weekly 13.00 stays 13.00 across the DST changes.
     first_start_dt: Mapped[datetime] = mapped_column(UTCDateTime)
     until: Mapped[date | None] = mapped_column(Date)
@@ -121,6 +163,10 @@ class OccurrenceChange(db.Model):
     def is_cancelled(self) -> bool:
         return self.new_start_dt is None
 
+    @property
+    def status(self) -> OccurrenceStatus:
+        return OccurrenceStatus.CANCELLED if self.new_start_dt is None else OccurrenceStatus.MOVED
+
     def __repr__(self) -> str:
         return f"<OccurrenceChange {self.series_id} {self.original_start_dt} → {self.new_start_dt}>"
 
@@ -150,7 +196,7 @@ class ConsultationSlot(db.Model):
 class Booking(db.Model):
     __tablename__ = "consultation_bookings"
     __table_args__ = (
-        CheckConstraint(f"status IN ({sql_in(BOOKING_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(BookingStatus)})", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -162,7 +208,7 @@ class Booking(db.Model):
     case_ref: Mapped[str] = mapped_column(String(60))
     question: Mapped[str] = mapped_column(Text)
     participants: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(20), default="confirmed")
+    status: Mapped[BookingStatus] = mapped_column(StatusText(BookingStatus, 20), default=BookingStatus.CONFIRMED)
     ical_uid: Mapped[str] = mapped_column(String(80), unique=True, default=new_ical_uid)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     join_url: Mapped[str | None] = mapped_column(String(2000))
@@ -170,9 +216,16 @@ class Booking(db.Model):
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # retention (consultations/retention.py): the case content was erased then; times, unit and
+    # status stay for the figures
+    erased_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     slot: Mapped[ConsultationSlot] = relationship()
     series: Mapped[ConsultationSeries] = relationship(lazy="joined")
+
+    # Not stored: a service sets it when the call changed nothing because the same person had
+    # already done it (a second "cancel"), so the page can say so instead of repeating it.
+    already_done = False
     booker: Mapped[User] = relationship(foreign_keys=[booker_id], lazy="joined")
     cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
 
@@ -187,7 +240,15 @@ class Booking(db.Model):
 
     @property
     def is_confirmed(self) -> bool:
-        return self.status == "confirmed"
+        return self.status == BookingStatus.CONFIRMED
+
+    @property
+    def status_label(self) -> str:
+        return self.status.label
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_dt is not None
 
     def __repr__(self) -> str:
         return f"<Booking {self.id} {self.status} {self.start_dt}>"

@@ -1,9 +1,16 @@
 """Consultation hours: the rules. Pages, the API and the demo call these.
 
 Services take plain values and an explicit actor, raise core.errors and flush(); the caller commits
-once, normally through `run_atomically`, which also turns database conflicts (a CHECK on the slot
-counter, unique violations, serialization failures, deadlocks, a locked SQLite file) into a
-bounded retry and then a 409.
+once through `run_atomically` (core.transactions), which also turns database conflicts (a CHECK on
+the slot counter, unique violations, serialization failures, deadlocks, a locked SQLite file) into
+a bounded retry and then a 409.
+
+Every status change is a guarded write (core.transactions.transition): `UPDATE … WHERE id = :id
+AND status = 'confirmed' AND sequence = :seen`, whose row count decides who won. Only the winner
+changes the slot counters and sends booking_changed; a loser finds out what happened: the same
+person's repeated action is harmless (`booking.already_done`), anything else is a 409.
+The occurrences of a series are decided under the series row's lock: FOR UPDATE by a host who
+cancels or moves one, FOR SHARE by everyone who books into or out of the series.
 
 No overbooking: a slot row (created lazily, get-or-create under UNIQUE (series_id, start_dt)) holds
 `booked`, changed only by one conditional statement, `UPDATE … SET booked = booked + 1 WHERE id = …
@@ -17,42 +24,49 @@ atomic there).
 from __future__ import annotations
 
 import logging
-import random
-import time
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
-from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from ..core import recurrence
 from ..core.db import utcnow
-from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import booking_changed
 from ..core.timefmt import local_to_utc, to_local
+from ..core.transactions import lock_for_share, lock_for_update, reread, run_atomically, transition
 from ..extensions import db
+from ..people.access_log import log_access, log_read, log_refused
 from ..people.models import LANGUAGES, UNIT_KINDS, Unit, User
-from .models import MODALITIES, Booking, ConsultationSeries, ConsultationSlot, OccurrenceChange
+from .models import (
+    BOOKING_TRANSITIONS,
+    MODALITIES,
+    OCCURRENCE_TRANSITIONS,
+    Booking,
+    BookingStatus,
+    ConsultationSeries,
+    ConsultationSlot,
+    OccurrenceChange,
+    OccurrenceStatus,
+)
 from .slots import (
     Occurrence,
     SlotView,
     find_occurrence,
     find_slot,
     occurrences,
-    parse_rule,
     parse_slot_key,
     slots_of,
 )
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_PARTICIPANTS = 10
 MAX_LIST_DAYS = 400
@@ -90,43 +104,6 @@ def can_book(user: User, series: ConsultationSeries) -> bool:
 
 def can_see_booking(user: User, booking: Booking) -> bool:
     return booking.booker_id == user.id or is_host(user, booking.series, admin=False)
-
-
-# --- database conflicts → retry or 409 ----------------------------------------------------------
-
-_RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
-
-
-def _is_retryable(exc: DBAPIError) -> bool:
-    orig = getattr(exc, "orig", None)
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if code in _RETRY_SQLSTATES:
-        return True
-    return "database is locked" in str(orig) or "database table is locked" in str(orig)
-
-
-def run_atomically(work: Callable[[], T], *, attempts: int = 4) -> T:
-    """Run work() and commit; retry a few times on serialization failures, deadlocks and a busy
-    SQLite file; integrity conflicts and exhausted retries become a 409 Conflict, never a 500."""
-    for attempt in range(attempts):
-        try:
-            result = work()
-            db.session.commit()
-            return result
-        except DomainError:
-            db.session.rollback()
-            raise
-        except IntegrityError as exc:
-            db.session.rollback()
-            log.info("consultations: integrity conflict (%s)", type(exc.orig).__name__)
-            raise Conflict(_full_message()) from exc
-        except DBAPIError as exc:
-            db.session.rollback()
-            if not _is_retryable(exc):
-                raise
-            log.info("consultations: retrying after a database conflict (attempt %d)", attempt + 1)
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311  (jitter, not crypto)
-    raise Conflict(str(_l("The service is busy right now. Please try again.")))
 
 
 # --- series ------------------------------------------------------------------------------------
@@ -197,15 +174,12 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         first_utc = first.astimezone(UTC) if first.tzinfo else local_to_utc(first)
         if first_utc < now - timedelta(days=1):
             errors["first_start"] = str(_l("The first time cannot be in the past."))
-    rule = (data.rrule or "").strip()
-    if rule.upper().startswith("RRULE:"):
-        rule = rule[6:]
-    rule = rule.upper()
+    rule = recurrence.normalise_rule(data.rrule)
     if "UNTIL=" in rule:
         errors["rrule"] = str(_l("Give the end date separately, not in the rule."))
     else:
         try:
-            parse_rule(rule, first_utc.replace(tzinfo=None))
+            recurrence.parse_rule(rule, first_utc.replace(tzinfo=None))
             check_rule_numbers(rule)
             if not occurs_within(rule, to_local(first_utc).replace(tzinfo=None)):
                 raise ValueError(rule)  # never (or hardly ever) meets: every listing would search to 9999
@@ -345,13 +319,24 @@ def _check_window(series: ConsultationSeries, start_dt: datetime, now: datetime)
         raise ValidationFailed(msg, fields={"slot_id": msg})
 
 
-def resolve_slot(slot_id: str) -> SlotView:
+def resolve_slot(slot_id: str, *, lock: bool = False) -> SlotView:
+    """The slot a key names. lock=True first takes the series row FOR SHARE, so no host cancels or
+    moves the occurrence between this decision and the booking's write."""
     parsed = parse_slot_key(slot_id)
-    series = db.session.get(ConsultationSeries, parsed[0]) if parsed else None
+    series = None
+    if parsed:
+        series = lock_series(parsed[0], share=True) if lock else db.session.get(ConsultationSeries, parsed[0])
     sv = find_slot(series, parsed[1]) if (series and parsed) else None
     if sv is None:
         raise NotFound(str(_l("No such consultation time.")), fields={"slot_id": str(_l("No such consultation time."))})
     return sv
+
+
+def lock_series(series_id: int, *, share: bool = False) -> ConsultationSeries | None:
+    """The series row locked (FOR SHARE: bookings; FOR UPDATE: a host changing an occurrence),
+    with its occurrence changes read after the lock."""
+    # populate_existing reloads the series and its eager (selectin) changes after the lock is held
+    return lock_for_share(ConsultationSeries, series_id) if share else lock_for_update(ConsultationSeries, series_id)
 
 
 # --- slot counters: the only writes to `booked` ----------------------------------------------------
@@ -380,11 +365,13 @@ def _take_place(slot_row_id: int) -> None:
         raise Conflict(_full_message(), fields={"slot_id": _full_message()})
 
 
-def _release_place(slot_row_id: int) -> None:
+def _release_place(slot_row_id: int, n: int = 1) -> None:
+    """Only the transaction that won a booking's transition calls this (the CHECK keeps booked ≥ 0:
+    a wrong release fails loudly instead of hiding a lost place)."""
     db.session.execute(
         update(ConsultationSlot)
-        .where(ConsultationSlot.id == slot_row_id, ConsultationSlot.booked > 0)
-        .values(booked=ConsultationSlot.booked - 1)
+        .where(ConsultationSlot.id == slot_row_id)
+        .values(booked=ConsultationSlot.booked - n)
         .execution_options(synchronize_session=False)
     )
 
@@ -440,7 +427,7 @@ def book_slot(*, actor: User, slot_id: str, case_ref: str, question: str, partic
     case_ref, question = _check_case_text(case_ref, question)
     people = _clean_participants(participants)
     refuse_identity_codes(participants=" ".join(people))
-    sv = resolve_slot(slot_id)
+    sv = resolve_slot(slot_id, lock=True)
     series = sv.series
     if not can_book(actor, series):
         raise Forbidden(str(_l("Your unit cannot book these consultation hours.")))
@@ -448,7 +435,7 @@ def book_slot(*, actor: User, slot_id: str, case_ref: str, question: str, partic
     row_id = _slot_row_id(series, sv.start_dt, sv.end_dt)
     _take_place(row_id)
     booking = Booking(slot_id=row_id, series=series, booker=actor, start_dt=sv.start_dt, end_dt=sv.end_dt,
-                      case_ref=case_ref, question=question, participants=people, status="confirmed")
+                      case_ref=case_ref, question=question, participants=people, status=BookingStatus.CONFIRMED)
     db.session.add(booking)
     db.session.flush()
     booking_changed.send(booking, action="created", previous_start=None)
@@ -460,14 +447,46 @@ def get_booking(*, actor: User, booking_id: int) -> Booking:
     if booking is None or not can_see_booking(actor, booking):
         # the same answer whether it exists or not: nobody learns of others' bookings
         raise NotFound(str(_l("No such booking.")))
+    booking.already_done = False
     return booking
+
+
+def _already_cancelled(booking: Booking, actor: User) -> Booking:
+    """A second "cancel" by the one who cancelled changes nothing and is no error; anyone else
+    learns that it is already cancelled (409)."""
+    if booking.cancelled_by_id == actor.id:
+        booking.already_done = True
+        return booking
+    raise Conflict(str(_l("This booking has already been cancelled.")))
+
+
+def _moved_meanwhile() -> Conflict:
+    return Conflict(str(_l("The booking was moved to another time at the same moment. Check the new time "
+                           "and try again if needed.")))
+
+
+def read_booking(*, actor: User, booking_id: int, via: str) -> Booking:
+    """get_booking for showing the booking's content: the read, or the refusal, goes into the
+    access log (the caller commits either way)."""
+    try:
+        booking = get_booking(actor=actor, booking_id=booking_id)
+    except NotFound:
+        log_refused(actor, "booking", booking_id, via=via)
+        raise
+    log_read(actor, "booking", booking.id, via=via)
+    return booking
+
+
+def log_booking_reads(actor: User, bookings: list[Booking], *, via: str) -> None:
+    """A list that shows the bookings' case references or questions: one multi-row INSERT."""
+    log_access(actor, "booking", [b.id for b in bookings], via=via)
 
 
 def cancel_booking(*, actor: User, booking_id: int, reason: str = "", now: datetime | None = None) -> Booking:
     booking = get_booking(actor=actor, booking_id=booking_id)
+    if booking.status == BookingStatus.CANCELLED:
+        return _already_cancelled(booking, actor)
     reason = (reason or "").strip()
-    if booking.status == "cancelled":
-        raise Conflict(str(_l("This booking has already been cancelled.")))
     hosting = booking.booker_id != actor.id
     if hosting and not reason:
         raise ValidationFailed(str(_l("Tell the booker why the consultation is cancelled.")),
@@ -475,19 +494,23 @@ def cancel_booking(*, actor: User, booking_id: int, reason: str = "", now: datet
     if len(reason) > 1000:
         raise ValidationFailed(str(_l("Use at most 1000 characters.")), fields={"reason": str(_l("Use at most 1000 characters."))})
     refuse_identity_codes(reason=reason)
-    _release_place(booking.slot_id)
-    _mark_cancelled(booking, actor, reason)
-    db.session.flush()
+    seen, slot_row = booking.sequence, booking.slot_id
+    if not _cancel_guarded(booking, actor, reason, seen):
+        reread(booking)
+        if booking.status == BookingStatus.CANCELLED:
+            return _already_cancelled(booking, actor)
+        raise _moved_meanwhile()
+    _release_place(slot_row)
     booking_changed.send(booking, action="cancelled", previous_start=None)
     return booking
 
 
-def _mark_cancelled(booking: Booking, actor: User | None, reason: str) -> None:
-    booking.status = "cancelled"
-    booking.cancel_reason = reason
-    booking.cancelled_by_id = actor.id if actor else None
-    booking.sequence += 1
-    booking.updated_dt = utcnow()
+def _cancel_guarded(booking: Booking, actor: User | None, reason: str, seen_sequence: int) -> bool:
+    """confirmed → cancelled, only if nobody changed the booking since we read it (its sequence)."""
+    return transition(booking, BOOKING_TRANSITIONS, BookingStatus.CANCELLED, sources=[BookingStatus.CONFIRMED],
+                      where=[Booking.sequence == seen_sequence],
+                      values={"cancel_reason": reason, "cancelled_by_id": actor.id if actor else None,
+                              "sequence": seen_sequence + 1, "updated_dt": utcnow()})
 
 
 def reschedule_booking(*, actor: User, booking_id: int, slot_id: str, now: datetime | None = None) -> Booking:
@@ -496,31 +519,45 @@ def reschedule_booking(*, actor: User, booking_id: int, slot_id: str, now: datet
     booking = get_booking(actor=actor, booking_id=booking_id)
     if booking.booker_id != actor.id:
         raise Forbidden(str(_l("Only the person who booked can move the booking.")))
-    if booking.status != "confirmed":
+    if booking.status != BookingStatus.CONFIRMED:
         raise Conflict(str(_l("A cancelled booking cannot be moved.")))
-    sv = resolve_slot(slot_id)
+    old_series_id = booking.series_id
+    sv = resolve_slot(slot_id, lock=True)
+    if sv.series.id != old_series_id:  # the occurrence it leaves must not change meanwhile either
+        lock_series(old_series_id, share=True)
     if sv.series.id == booking.series_id and sv.start_dt == booking.start_dt:
-        raise ValidationFailed(str(_l("Choose a different time.")), fields={"slot_id": str(_l("Choose a different time."))})
+        booking.already_done = True  # already there (a repeated request): nothing to do
+        return booking
     if not can_book(actor, sv.series):
         raise Forbidden(str(_l("Your unit cannot book these consultation hours.")))
     _check_window(sv.series, sv.start_dt, now)
     new_row = _slot_row_id(sv.series, sv.start_dt, sv.end_dt)
-    old_row = booking.slot_id
-    # both rows in id order: two opposite moves never wait for each other (no deadlock)
+    seen, old_row, previous = booking.sequence, booking.slot_id, booking.start_dt
+    won = transition(booking, BOOKING_TRANSITIONS, BookingStatus.CONFIRMED, sources=[BookingStatus.CONFIRMED],
+                     where=[Booking.sequence == seen],
+                     values={"slot_id": new_row, "series_id": sv.series.id, "start_dt": sv.start_dt,
+                             "end_dt": sv.end_dt, "sequence": seen + 1, "updated_dt": utcnow()})
+    if not won:
+        return _lost_reschedule(reread(booking), new_row)
+    # the booking's row is ours; the counters in slot-id order, so two opposite moves never
+    # wait for each other (no deadlock)
     for row in sorted({old_row, new_row}):
         if row == new_row:
             _take_place(row)
         else:
             _release_place(row)
-    previous = booking.start_dt
-    booking.slot_id, booking.series_id = new_row, sv.series.id
-    booking.start_dt, booking.end_dt = sv.start_dt, sv.end_dt
-    booking.sequence += 1
-    booking.updated_dt = utcnow()
-    db.session.flush()
     db.session.refresh(booking, ["series", "slot"])
     booking_changed.send(booking, action="rescheduled", previous_start=previous)
     return booking
+
+
+def _lost_reschedule(booking: Booking, new_row: int | None) -> Booking:
+    if booking.status == BookingStatus.CANCELLED:
+        raise Conflict(str(_l("The booking was cancelled at the same moment and cannot be moved.")))
+    if new_row is not None and booking.slot_id == new_row:
+        booking.already_done = True  # the same move, already made by the same person's other request
+        return booking
+    raise _moved_meanwhile()
 
 
 def my_bookings(actor: User, *, now: datetime | None = None) -> tuple[list[Booking], list[Booking]]:
@@ -543,28 +580,37 @@ def hosted_bookings(actor: User, *, now: datetime | None = None, include_cancell
         return []
     q = select(Booking).where(Booking.series_id.in_(series_ids), Booking.end_dt >= now).order_by(Booking.start_dt)
     if not include_cancelled:
-        q = q.where(Booking.status == "confirmed")
+        q = q.where(Booking.status == BookingStatus.CONFIRMED)
     return list(db.session.execute(q).unique().scalars())
 
 
 def occurrence_bookings(series: ConsultationSeries, occ: Occurrence) -> list[Booking]:
     return list(db.session.execute(
-        select(Booking).where(Booking.series_id == series.id, Booking.status == "confirmed",
+        select(Booking).where(Booking.series_id == series.id, Booking.status == BookingStatus.CONFIRMED,
                               Booking.start_dt >= occ.start_dt, Booking.start_dt < occ.end_dt)
-        .order_by(Booking.start_dt)
+        .order_by(Booking.id)
+        .execution_options(populate_existing=True)
     ).unique().scalars())
 
 
 # --- single occurrences: cancel or move -----------------------------------------------------------
 
-def _host_occurrence(actor: User, series_id: int, original_start_dt: datetime) -> tuple[ConsultationSeries, Occurrence]:
+def _host_series_locked(actor: User, series_id: int) -> ConsultationSeries:
+    """The series, locked FOR UPDATE before anything about its occurrences is read."""
     series = get_series(series_id)
     if not is_host(actor, series):
         raise Forbidden(str(_l("Only the hosts can change these consultation hours.")))
-    occ = find_occurrence(series, original_start_dt)
-    if occ is None:
-        raise NotFound(str(_l("No such consultation time.")))
-    return series, occ
+    locked = lock_series(series_id)
+    if locked is None:
+        raise NotFound(str(_l("No such consultation hours.")))
+    return locked
+
+
+def occurrence_status(series: ConsultationSeries, original_start_dt: datetime) -> OccurrenceStatus:
+    for c in series.changes:
+        if c.original_start_dt == original_start_dt:
+            return c.status
+    return OccurrenceStatus.SCHEDULED
 
 
 def _change_row(series: ConsultationSeries, occ: Occurrence, actor: User) -> OccurrenceChange:
@@ -577,23 +623,33 @@ def _change_row(series: ConsultationSeries, occ: Occurrence, actor: User) -> Occ
 
 
 def cancel_occurrence(*, actor: User, series_id: int, original_start_dt: datetime, reason: str) -> list[Booking]:
-    """Cancel one occurrence: its bookings are cancelled with the reason and their bookers told."""
-    series, occ = _host_occurrence(actor, series_id, original_start_dt)
+    """Cancel one occurrence: its bookings are cancelled with the reason and their bookers told.
+    Cancelling it again changes nothing (an empty list) for the host who cancelled it."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(str(_l("Tell the bookers why the time is cancelled.")),
                                fields={"reason": str(_l("Tell the bookers why the time is cancelled."))})
     refuse_identity_codes(reason=reason)
+    series = _host_series_locked(actor, series_id)
+    status = occurrence_status(series, original_start_dt)
+    if not OCCURRENCE_TRANSITIONS.allows(status, OccurrenceStatus.CANCELLED):
+        change = next(c for c in series.changes if c.original_start_dt == original_start_dt)
+        if change.changed_by_id == actor.id:
+            return []
+        raise Conflict(str(_l("This time has already been cancelled.")))
+    occ = find_occurrence(series, original_start_dt)
+    if occ is None:
+        raise NotFound(str(_l("No such consultation time.")))
     affected = occurrence_bookings(series, occ)
     change = _change_row(series, occ, actor)
     change.new_start_dt, change.reason, change.changed_by_id = None, reason, actor.id
-    for b in affected:
-        _release_place(b.slot_id)
-        _mark_cancelled(b, actor, reason)
     db.session.flush()
-    for b in affected:
+    cancelled = [b for b in affected if _cancel_guarded(b, actor, reason, b.sequence)]  # the booker may win one
+    for row, n in sorted(Counter(b.slot_id for b in cancelled).items()):
+        _release_place(row, n)
+    for b in cancelled:
         booking_changed.send(b, action="cancelled", previous_start=None)
-    return affected
+    return cancelled
 
 
 def move_occurrence(*, actor: User, series_id: int, original_start_dt: datetime, new_start: datetime,
@@ -601,33 +657,51 @@ def move_occurrence(*, actor: User, series_id: int, original_start_dt: datetime,
     """Move one occurrence to another time (local wall-clock or aware); its bookings move with it,
     each to the slot in the same position, and their bookers are told."""
     now = now or utcnow()
-    series, occ = _host_occurrence(actor, series_id, original_start_dt)
     new_utc = new_start.astimezone(UTC) if new_start.tzinfo else local_to_utc(new_start)
     if new_utc < now:
         raise ValidationFailed(str(_l("The new time cannot be in the past.")),
                                fields={"new_start": str(_l("The new time cannot be in the past."))})
-    if new_utc == occ.start_dt:
-        raise ValidationFailed(str(_l("Choose a different time.")), fields={"new_start": str(_l("Choose a different time."))})
     refuse_identity_codes(reason=reason)
+    series = _host_series_locked(actor, series_id)
+    status = occurrence_status(series, original_start_dt)
+    if not OCCURRENCE_TRANSITIONS.allows(status, OccurrenceStatus.MOVED):
+        raise Conflict(str(_l("A cancelled time cannot be moved.")))
+    occ = find_occurrence(series, original_start_dt)
+    if occ is None:
+        raise NotFound(str(_l("No such consultation time.")))
+    if new_utc == occ.start_dt:
+        if status == OccurrenceStatus.MOVED:
+            return []  # already there: a repeated request
+        raise ValidationFailed(str(_l("Choose a different time.")), fields={"new_start": str(_l("Choose a different time."))})
     affected = occurrence_bookings(series, occ)
     change = _change_row(series, occ, actor)
     change.new_start_dt, change.reason, change.changed_by_id = new_utc, (reason or "").strip(), actor.id
     step = timedelta(minutes=series.slot_minutes)
-    moved: list[tuple[Booking, datetime]] = []
+    moved: list[tuple[Booking, datetime, int]] = []
     for b in affected:
         index = int((b.start_dt - occ.start_dt) / step)
         start = new_utc + index * step
-        _release_place(b.slot_id)
         row = _slot_row_id(series, start, start + step)
-        _take_place(row)
-        moved.append((b, b.start_dt))
-        b.slot_id, b.start_dt, b.end_dt = row, start, start + step
-        b.sequence += 1
-        b.updated_dt = utcnow()
+        previous, old_row, seen = b.start_dt, b.slot_id, b.sequence
+        if transition(b, BOOKING_TRANSITIONS, BookingStatus.CONFIRMED, sources=[BookingStatus.CONFIRMED],
+                      where=[Booking.sequence == seen],
+                      values={"slot_id": row, "start_dt": start, "end_dt": start + step, "sequence": seen + 1,
+                              "updated_dt": utcnow()}):
+            moved.append((b, previous, old_row))
+        # else: its booker cancelled it at this moment; it stays cancelled where it was
+    changes: Counter[int] = Counter()
+    for b, _previous, old_row in moved:
+        changes[old_row] -= 1
+        changes[b.slot_id] += 1
+    for row, delta in sorted(changes.items()):  # releases before takes within a row; rows in id order
+        if delta < 0:
+            _release_place(row, -delta)
+        for _ in range(max(delta, 0)):
+            _take_place(row)
     db.session.flush()
-    for b, previous in moved:
+    for b, previous, _old_row in moved:
         booking_changed.send(b, action="rescheduled", previous_start=previous)
-    return affected
+    return [b for b, _previous, _old_row in moved]
 
 
 def upcoming_occurrences(series: ConsultationSeries, *, now: datetime | None = None, days: int = 120
@@ -639,7 +713,7 @@ def upcoming_occurrences(series: ConsultationSeries, *, now: datetime | None = N
         return []
     counts: dict[datetime, int] = {}
     rows = db.session.execute(
-        select(Booking.start_dt).where(Booking.series_id == series.id, Booking.status == "confirmed",
+        select(Booking.start_dt).where(Booking.series_id == series.id, Booking.status == BookingStatus.CONFIRMED,
                                        Booking.start_dt >= occs[0].start_dt, Booking.start_dt < occs[-1].end_dt)
     ).scalars()
     starts = list(rows)

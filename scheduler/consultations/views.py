@@ -32,7 +32,7 @@ from .forms import (
     SeriesForm,
     SlotFilterForm,
 )
-from .models import ConsultationSeries
+from .models import BookingStatus, ConsultationSeries, OccurrenceStatus
 from .slots import build_rrule, describe_rrule, find_occurrence, parse_slot_key, slot_key
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
@@ -268,13 +268,22 @@ def book(slot_id: str):
 @login_required
 def mine():
     upcoming, past = svc.my_bookings(current_user)
-    return render_template("consultations/mine.html", upcoming=upcoming, past=past, now=utcnow())
+    html = render_template("consultations/mine.html", upcoming=upcoming, past=past, now=utcnow())
+    # logged after rendering: a commit before it would reload every row shown
+    svc.log_booking_reads(current_user, upcoming + past, via="page")
+    db.session.commit()
+    return html
 
 
 @bp.route("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
-    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
+    try:
+        booking = svc.read_booking(actor=current_user, booking_id=booking_id, via="page")
+    except NotFound:
+        db.session.commit()  # the refusal stays in the access log; the handler answers 404
+        raise
+    db.session.commit()
     return render_template("consultations/booking.html", booking=booking, cancel_form=CancelForm(),
                            note=teams_note(booking.series.modality, booking.join_url),
                            is_booker=booking.booker_id == current_user.id, now=utcnow())
@@ -304,8 +313,8 @@ def cancel(booking_id: int):
         return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker)
     if form.validate_on_submit():
         try:
-            svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
-                                                          reason=form.reason.data or ""))
+            booking = svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
+                                                                    reason=form.reason.data or ""))
         except FORM_REFUSALS as exc:
             rest = apply_errors(form, exc)
             booking = svc.get_booking(actor=current_user, booking_id=booking_id)
@@ -315,7 +324,10 @@ def cancel(booking_id: int):
             return render_template("consultations/booking.html", booking=booking, cancel_form=form,
                                    message=exc.message, summary_fields=rest, is_booker=is_booker, now=utcnow(),
                                    note=teams_note(booking.series.modality, booking.join_url)), exc.status
-        flash(_l("The consultation was cancelled. The others are told."), "success")
+        if booking.already_done:
+            flash(_l("This booking has already been cancelled."), "success")
+        else:
+            flash(_l("The consultation was cancelled. The others are told."), "success")
         return redirect(url_for("consultations.mine" if is_booker else "consultations.hosting"))
     return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker), 422
 
@@ -324,20 +336,26 @@ def cancel(booking_id: int):
 @login_required
 def reschedule(booking_id: int):
     booking = svc.get_booking(actor=current_user, booking_id=booking_id)
-    if booking.booker_id != current_user.id or booking.status != "confirmed":
+    if booking.booker_id != current_user.id:
         abort(403)
+    if booking.status != BookingStatus.CONFIRMED:
+        flash(_l("A cancelled booking cannot be moved."), "error")
+        return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
     message, status = None, 200
     if request.method == "POST":
         form = CancelForm()  # only for its CSRF check
         if form.validate_on_submit():
             try:
-                svc.run_atomically(lambda: svc.reschedule_booking(actor=current_user, booking_id=booking_id,
-                                                                  slot_id=request.form.get("slot_id", "")))
+                moved = svc.run_atomically(lambda: svc.reschedule_booking(actor=current_user, booking_id=booking_id,
+                                                                          slot_id=request.form.get("slot_id", "")))
             except (*FORM_REFUSALS, NotFound) as exc:  # a time that is gone is said on the page
                 message, status = exc.message, exc.status
                 booking = svc.get_booking(actor=current_user, booking_id=booking_id)
             else:
-                flash(_l("The consultation was moved. The others get an updated invitation."), "success")
+                if moved.already_done:
+                    flash(_l("The booking is already at this time."), "success")
+                else:
+                    flash(_l("The consultation was moved. The others get an updated invitation."), "success")
                 return redirect(url_for("consultations.booking_detail", booking_id=booking_id))
         else:
             message, status = str(_l("The form had expired. Please try again.")), 400
@@ -361,7 +379,10 @@ def hosting():
     can_publish = bool(svc.hostable_units(current_user))
     if not series and not can_publish:
         abort(403)
-    return render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
+    html = render_template("consultations/hosting.html", series=series, bookings=bookings, can_publish=can_publish)
+    svc.log_booking_reads(current_user, bookings, via="page")  # one entry per booking shown
+    db.session.commit()
+    return html
 
 
 def _consultant_choices(units: list[Unit]) -> list:
@@ -458,6 +479,11 @@ def _occurrence_or_404(series: ConsultationSeries, key: str):
 @login_required
 def occurrence(series_id: int, key: str):
     series = _hosted_or_404(series_id)
+    parsed = parse_slot_key(key)
+    if (request.method == "POST" and parsed and parsed[0] == series.id
+            and svc.occurrence_status(series, parsed[1]) == OccurrenceStatus.CANCELLED):
+        flash(_l("This time has already been cancelled."), "success")  # a repeated cancel, say
+        return redirect(url_for("consultations.series_detail", series_id=series.id))
     occ = _occurrence_or_404(series, key)
     cancel_form = CancelForm(prefix="cancel")
     move_form = MoveOccurrenceForm(prefix="move")
@@ -486,9 +512,14 @@ def occurrence(series_id: int, key: str):
             series = _hosted_or_404(series_id)
             occ = _occurrence_or_404(series, key)
     bookings = svc.occurrence_bookings(series, occ)
-    return render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
+    show_case = svc.is_host(current_user, series, admin=False)
+    html = render_template("consultations/occurrence.html", series=series, occ=occ, bookings=bookings,
                            cancel_form=cancel_form, move_form=move_form, message=message, summary_fields=rest,
-                           key=key, show_case=svc.is_host(current_user, series, admin=False)), status
+                           key=key, show_case=show_case)
+    if show_case:
+        svc.log_booking_reads(current_user, bookings, via="page")
+        db.session.commit()
+    return html, status
 
 
 __all__ = ["bp", "init_views", "safe_next"]

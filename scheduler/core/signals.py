@@ -1,6 +1,8 @@
 """Domain events. Services send them inside the transaction that makes the change; the delivery
 package listens and writes its outbox rows in that same transaction (so nothing is lost or sent
-twice). Every signal's sender is the changed object; `action` says what happened.
+twice). Only the transaction that won a guarded transition sends (core/transactions.py): a lost
+race or a repeated action sends nothing. Every signal's sender is the changed object; `action`
+says what happened.
 
 - booking_changed(booking, action="created"|"rescheduled"|"cancelled", previous_start=None)
 - panel_session_changed(session, action="published"|"updated"|"cancelled"|"held")

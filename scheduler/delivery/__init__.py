@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..jobs import register_job
-from . import mail, microsoft
+from ..jobs import register_job, register_retention
+from . import mail, microsoft, retention
 from .cli import outbox_cli, teams_cli
 from .outbox import NOTIFY_CHANNEL, delivery_job, register_handler
 from .views import init_app as views_init
@@ -22,5 +22,6 @@ def init_app(app: Flask) -> None:
     register_job(app, "outbox-deliver", delivery_job, {"trigger": "interval", "seconds": 30},
                  wake_on=NOTIFY_CHANNEL)
     views_init(app)
+    register_retention(app, "outbox", retention.retention_step, retention.LABELS)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(teams_cli)

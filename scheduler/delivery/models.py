@@ -38,6 +38,9 @@ class OutboxMessage(db.Model):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # retention (delivery/retention.py): the payload (addresses, texts) and the .eml file were
+    # deleted then; kind, status, dates and the dedupe key stay
+    erased_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def recipient(self) -> str:

@@ -225,7 +225,7 @@ def deliver_due(now: datetime | None = None) -> dict:
 def retry_message(message_id: int) -> OutboxMessage | None:
     """An admin's retry: a failed (or waiting) message is due again now with a fresh attempt count."""
     msg = db.session.get(OutboxMessage, message_id)
-    if msg is None or msg.status == "sent":
+    if msg is None or msg.status == "sent" or msg.erased_dt is not None:  # erased: nothing left to send
         return None
     msg.status, msg.attempts, msg.next_attempt_dt = "queued", 0, utcnow()
     return msg
@@ -233,7 +233,7 @@ def retry_message(message_id: int) -> OutboxMessage | None:
 
 def retry_all_failed() -> int:
     rows = db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.status == "failed")
+        update(OutboxMessage).where(OutboxMessage.status == "failed", OutboxMessage.erased_dt.is_(None))
         .values(status="queued", attempts=0, next_attempt_dt=utcnow(), updated_dt=utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
+from ..core.transactions import run_atomically
 from ..extensions import db
 from .models import OUTBOX_STATUSES, OutboxMessage
 from .outbox import retry_all_failed, retry_message
@@ -68,8 +69,7 @@ def retry(message_id: int):
 @bp.route("/retry-failed", methods=["POST"])
 @roles_required("admin")
 def retry_failed():
-    n = retry_all_failed()
-    db.session.commit()
+    n = run_atomically(lambda: retry_all_failed())
     flash(_l("%(num)d failed messages will be sent again within a minute.", num=n), "success")
     return redirect(url_for("delivery.outbox", status="queued"))
 

@@ -267,30 +267,34 @@ def panel_session_items(panel: Panel, ctx: FeedContext) -> Iterable[FeedItem]:
         )
 
 
-def personal_state(user: User, ctx: FeedContext) -> tuple:
-    """What the personal feed's items depend on, in a few rows: for each source, how many rows are
-    in the window and when the latest of them (and of the series, sessions and panels they name)
-    changed. A change to any item changes this (every change stamps updated_dt); so does an item
-    leaving the window (the count). Four aggregate queries."""
+@cache
+def _state_statements():
+    """Built once (building them cost more than running them): one aggregate statement per source.
+    Parameters: user_id, window_start, cancelled_since."""
     from .models import FeedTombstone
 
+    b = _bookings_statement().subquery()
+    s = _invited_sessions_statement().subquery()
+    c = _own_cases_statement().subquery()
+    t = FeedTombstone
+    return (
+        select(func.count(), func.max(b.c.updated_dt), func.max(b.c.series_updated_dt)),
+        select(func.count(), func.max(s.c.updated_dt), func.max(s.c.panel_updated_dt)),
+        select(func.count(), func.max(c.c.updated_dt), func.max(c.c.session_updated_dt), func.max(c.c.panel_updated_dt)),
+        select(func.count(), func.max(t.cancelled_dt))
+        .where(t.user_id == bindparam("user_id"), t.cancelled_dt >= bindparam("cancelled_since", type_=UTCDateTime),
+               t.end_dt >= bindparam("window_start", type_=UTCDateTime)),
+    )
+
+
+def personal_state(user: User, ctx: FeedContext) -> tuple:
+    """What the personal feed's items depend on, in a few values: for each source, how many rows are
+    in the window and when the latest of them (and of the series, sessions and panels they name)
+    changed. A change to any item changes this (every change stamps updated_dt); so does an item
+    leaving the window (the count). Four aggregate queries, whatever the number of items."""
     conn = db.session.connection()
     params = {"user_id": user.id, "window_start": ctx.window_start, "cancelled_since": ctx.cancelled_since}
-    b = _bookings_statement().subquery()
-    consultations = conn.execute(
-        select(func.count(), func.max(b.c.updated_dt), func.max(b.c.series_updated_dt)), params).one()
-    sessions = _invited_sessions_statement().subquery()
-    invited = conn.execute(
-        select(func.count(), func.max(sessions.c.updated_dt), func.max(sessions.c.panel_updated_dt)), params).one()
-    cases = _own_cases_statement().subquery()
-    own = conn.execute(
-        select(func.count(), func.max(cases.c.updated_dt), func.max(cases.c.session_updated_dt),
-               func.max(cases.c.panel_updated_dt)), params).one()
-    t = FeedTombstone
-    gone = conn.execute(select(func.count(), func.max(t.cancelled_dt))
-                        .where(t.user_id == user.id, t.cancelled_dt >= ctx.cancelled_since,
-                               t.end_dt >= ctx.window_start)).one()
-    return tuple(consultations) + tuple(invited) + tuple(own) + tuple(gone)
+    return tuple(value for stmt in _state_statements() for value in conn.execute(stmt, params).one())
 
 
 # In order of precedence: when two give the same UID, the first one's item is kept.

@@ -1,23 +1,30 @@
 """Calendar subscription feeds: building feeds from the providers' items (addresses: tokens.py).
 
 The providers (providers.py) return plain FeedItems. Each item's VEVENT text is rendered once and
-kept: in this worker's memory and in the `feed_render_cache` table, under the item's key and a
-fingerprint of its content, so a feed is the envelope plus concatenated texts; DTSTAMP is the
-item's last change, so an unchanged feed has the same bytes and ETag. A personal feed is also kept
-whole in memory with the state of its sources (four aggregate queries): while that state holds,
-the feed is served without reading its items.
+kept, under the item's key and a fingerprint of its content, so a feed is the envelope plus
+concatenated texts; DTSTAMP is the item's last change, so an unchanged feed has the same bytes and
+ETag. What is kept, and why (figures: README, Benchmarks; bench/feeds.py):
 
-Queries per personal feed, whatever its size: the token with its user; four aggregates; on a
+- `_FeedMemo`: this worker's last build of each personal feed (with its gzip), and the state of
+  its sources (four aggregate queries). While that state holds, the feed is served without
+  reading its items: the usual poll, within 2× of serving the same bytes from memory.
+- `_Memory`: this worker's item texts, so a feed in which one item changed reads and renders
+  only what changed.
+- the `feed_render_cache` table: item texts shared by all workers and kept over restarts, so a
+  fresh worker does not render every event again (rendering is ~0.3 ms an event).
+
+Queries per personal feed, whatever its size: the token with its user and four aggregates; on a
 change, four item queries, one for texts missing from memory and one upsert of new texts.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
 
@@ -98,6 +105,14 @@ class BuiltFeed:
     etag: str  # the hex digest, without quotes
     count: int
     rendered: int  # items rendered anew for this request (in no cache)
+    _packed: list[bytes] = field(default_factory=list, compare=False, repr=False)
+
+    def gzipped(self) -> bytes:
+        """The body compressed, once per built feed: an unchanged personal feed is the same
+        BuiltFeed (kept in _FeedMemo), so it is compressed once, not per request."""
+        if not self._packed:
+            self._packed.append(gzip.compress(self.body, compresslevel=6, mtime=0))
+        return self._packed[0]
 
 
 class _Memory:

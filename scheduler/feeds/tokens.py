@@ -13,12 +13,13 @@ import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import contains_eager, lazyload
+from sqlalchemy.orm import lazyload
 
 from ..core.db import utcnow
 from ..extensions import db
@@ -97,26 +98,33 @@ def reset_feed_token(user: User) -> str:
     return raw
 
 
+@cache
+def _token_statement():
+    """Built once (a feed poll is the hottest request): the user with the token's nonce and last
+    use, by the token's hash. Only the user is loaded as an object; its roles and units only if
+    asked for (a feed needs the user's id, language and state)."""
+    return (
+        select(User, FeedToken.nonce, FeedToken.last_used_dt)
+        .join(FeedToken, FeedToken.user_id == User.id)
+        .options(lazyload(User.role_rows), lazyload(User.units))
+        .where(FeedToken.token_hash == bindparam("digest"))
+    )
+
+
 def user_for_feed_token(raw: str, *, now: datetime | None = None) -> User | None:
     """The active user whose feed token this is, or None. One query (token and user together)."""
     if not raw or not _TOKEN_RE.match(raw):
         return None
-    digest = _sha256(raw)
-    row = db.session.execute(
-        select(FeedToken).join(FeedToken.user)
-        # a feed needs the user's id, language and state; roles and units load only if asked for
-        .options(contains_eager(FeedToken.user), lazyload(FeedToken.user, User.role_rows),
-                 lazyload(FeedToken.user, User.units))
-        .where(FeedToken.token_hash == digest)
-    ).scalar_one_or_none()
+    row = db.session.execute(_token_statement(), {"digest": _sha256(raw)}).one_or_none()
     # found by its hash; then checked in constant time against what the current key derives, so
     # a changed SECRET_KEY retires every address at once (the profile shows the new one)
-    if row is None or not hmac.compare_digest(_derive(row.nonce), raw) or not row.user.is_active:
+    if row is None or not hmac.compare_digest(_derive(row.nonce), raw) or not row.User.is_active:
         return None
     now = now or utcnow()
     if row.last_used_dt is None or now - row.last_used_dt > _LAST_USED_EVERY:
-        row.last_used_dt = now  # written at most hourly: polling stays read-only
-    return row.user
+        # written at most hourly: polling stays read-only
+        db.session.execute(update(FeedToken).where(FeedToken.user_id == row.User.id).values(last_used_dt=now))
+    return row.User
 
 
 # --- addresses ---------------------------------------------------------------------------------

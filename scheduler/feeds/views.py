@@ -3,14 +3,11 @@ profile section's reset button."""
 
 from __future__ import annotations
 
-import gzip
-import threading
-from collections import OrderedDict
-
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from ..core.transactions import run_atomically
 from ..extensions import db
 from . import services
 from .services import BuiltFeed
@@ -19,35 +16,6 @@ bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
-
-
-class _GzipMemo:
-    """Compressed bodies by ETag, so a large unchanged feed is compressed once per process."""
-
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024):
-        self._data: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._max = max_bytes
-        self._lock = threading.Lock()
-
-    def get(self, etag: str, body: bytes) -> bytes:
-        with self._lock:
-            hit = self._data.get(etag)
-            if hit is not None:
-                self._data.move_to_end(etag)
-                return hit
-        packed = gzip.compress(body, compresslevel=6, mtime=0)
-        with self._lock:
-            if etag not in self._data and len(packed) <= self._max:
-                self._data[etag] = packed
-                self._size += len(packed)
-                while self._size > self._max:
-                    _, old = self._data.popitem(last=False)
-                    self._size -= len(old)
-        return packed
-
-
-_gzip = _GzipMemo()
 
 
 def _matches(etag: str) -> bool:
@@ -66,7 +34,7 @@ def feed_response(feed: BuiltFeed) -> Response:
         return resp
     body = feed.body
     if wants_gzip:
-        body = _gzip.get(feed.etag, feed.body)
+        body = feed.gzipped()
         headers["Content-Encoding"] = "gzip"
     resp = Response(body, status=200, headers=headers, content_type=CONTENT_TYPE)
     resp.set_etag(etag)
@@ -108,8 +76,7 @@ def panel(token: str, panel_id: int):
 @bp.route("/reset", methods=["POST"])
 @login_required
 def reset():
-    services.reset_feed_token(current_user)
-    db.session.commit()
+    run_atomically(lambda: services.reset_feed_token(current_user))
     flash(_l("Your calendar address was replaced. The old address no longer works: subscribe again in your "
              "calendar apps with the new one."), "success")
     return redirect(url_for("people.profile") + "#feeds")

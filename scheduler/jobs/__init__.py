@@ -7,9 +7,10 @@ from flask import Flask
 
 from .cli import scheduler_cli
 from .registry import Job, job_by_id, jobs_of, register_job
+from .retention import register_retention
 from .runner import start_in_background
 
-__all__ = ["Job", "init_app", "job_by_id", "jobs_of", "register_job", "start_in_background"]
+__all__ = ["Job", "init_app", "job_by_id", "jobs_of", "register_job", "register_retention", "start_in_background"]
 
 
 def init_app(app: Flask) -> None:

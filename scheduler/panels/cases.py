@@ -1,5 +1,7 @@
 """Cases: the social worker's submission, the secretary's inbox and agenda work, experts and
-conflicts of interest, and the panel's statement. Same conventions as services.py."""
+conflicts of interest, and the panel's statement. Same conventions as services.py: every change
+starts with `locked_case` (the panel's lock, then the case as it is now), decides from what it
+reads then, and writes the status with `case_transition` (CASE_TRANSITIONS in models.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,20 @@ from ..core.signals import panel_case_changed
 from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email
-from .models import CASE_LANGUAGES, Panel, PanelCase, PanelCaseExpert, PanelConflict, PanelStatement
+from .models import (
+    CASE_LANGUAGES,
+    CASE_TRANSITIONS,
+    OPEN_SESSION_STATUSES,
+    CaseStatus,
+    Panel,
+    PanelCase,
+    PanelCaseExpert,
+    PanelConflict,
+    PanelStatement,
+    SessionStatus,
+)
 from .services import (
     MAX_TEXT,
-    OPEN_SESSION_STATUSES,
     RECENT_CASES_DAYS,
     _agenda_cases,
     _areas,
@@ -25,9 +37,11 @@ from .services import (
     _event,
     _now,
     _session_updated,
+    case_transition,
     get_panel,
     in_pool,
     lock_session,
+    locked_case,
     not_found_unless_readable,
     open_sessions,
     panels_for_secretary,
@@ -97,7 +111,7 @@ def submit_case(*, actor: User, panel_id: int, case_ref: str, child_age, municip
     case = PanelCase(panel_id=panel.id, submitter_id=actor.id, case_ref=v["case_ref"], child_age=v["child_age"],
                      municipality=v["municipality"], language=v["language"], background=v["background"],
                      questions=v["questions"], services_tried=v["services_tried"], client_consent=bool(client_consent),
-                     preferred_session_id=v["preferred_session_id"], status="submitted", submitted_dt=now)
+                     preferred_session_id=v["preferred_session_id"], status=CaseStatus.SUBMITTED, submitted_dt=now)
     case.areas = v["areas"]
     db.session.add(case)
     db.session.flush()
@@ -114,6 +128,7 @@ def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, munic
     """The submitter edits the case until it is accepted; a returned case is submitted again."""
     if case.submitter_id != actor.id:
         raise not_found_unless_readable(case, actor, _l("Only the submitter can change the case."))
+    case = locked_case(case)
     if not case.is_editable:
         raise Conflict(str(_l("The case has been accepted and can no longer be changed. Contact the panel's secretary.")))
     now = _now(now)
@@ -122,14 +137,12 @@ def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, munic
                              services_tried=services_tried, preferred_session_id=preferred_session_id, now=now)
     if errors:
         raise ValidationFailed(str(_l("Check the case's details.")), fields=errors)
-    for k in ("case_ref", "child_age", "municipality", "language", "background", "questions", "services_tried",
-              "preferred_session_id"):
-        setattr(case, k, v[k])
+    action = "resubmitted" if case.status == CaseStatus.RETURNED else "edited"
+    case_transition(case, CaseStatus.SUBMITTED, bump=False,
+                    **{k: v[k] for k in ("case_ref", "child_age", "municipality", "language", "background",
+                                         "questions", "services_tried", "preferred_session_id")},
+                    client_consent=bool(client_consent))
     case.areas = v["areas"]
-    case.client_consent = bool(client_consent)
-    action = "edited"
-    if case.status == "returned":
-        case.status, action = "submitted", "resubmitted"
     _event(case, action, actor, now)
     db.session.flush()
     if action == "resubmitted":
@@ -140,22 +153,23 @@ def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, munic
 def withdraw_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
     if case.submitter_id != actor.id:
         raise not_found_unless_readable(case, actor, _l("Only the submitter can withdraw the case."))
-    if case.status not in ("submitted", "returned", "accepted", "scheduled"):
+    case = locked_case(case)
+    if case.status == CaseStatus.WITHDRAWN:
+        case.already_done = True
+        return case
+    if not CASE_TRANSITIONS.allows(case.status, CaseStatus.WITHDRAWN):
         raise Conflict(str(_l("The case can no longer be withdrawn.")))
-    _take_off_agenda(case, new_status="withdrawn")
+    _take_off_agenda(case, new_status=CaseStatus.WITHDRAWN)
     _event(case, "withdrawn", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="withdrawn")
     return case
 
 
-def _take_off_agenda(case: PanelCase, *, new_status: str) -> None:
+def _take_off_agenda(case: PanelCase, *, new_status: CaseStatus, **values) -> None:
     old = case.session
-    was_on_agenda = case.status == "scheduled" and old is not None
-    case.status = new_status
-    case.session_id, case.position, case.start_dt, case.end_dt = None, None, None, None
-    case.sequence += 1
-    db.session.flush()
+    was_on_agenda = case.status == CaseStatus.SCHEDULED and old is not None
+    case_transition(case, new_status, session_id=None, position=None, start_dt=None, end_dt=None, **values)
     db.session.expire(case, ["session"])
     if was_on_agenda:
         db.session.expire(old, ["cases"])
@@ -171,7 +185,7 @@ def cases_of(user: User) -> list[PanelCase]:
 
 # --- cases: the secretary ----------------------------------------------------------------------
 
-def inbox(actor: User, *, statuses: tuple[str, ...] = ("submitted", "accepted")) -> list[PanelCase]:
+def inbox(actor: User, *, statuses: tuple[str, ...] = (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED)) -> list[PanelCase]:
     panel_ids = [p.id for p in panels_for_secretary(actor)]
     if not panel_ids:
         return []
@@ -181,11 +195,25 @@ def inbox(actor: User, *, statuses: tuple[str, ...] = ("submitted", "accepted"))
     ).unique().scalars())
 
 
+def _lost(case: PanelCase, message) -> Conflict:
+    """Why the case cannot take this step now: its submitter withdrew it, someone declined it, or
+    the step does not fit where the case is."""
+    if case.status == CaseStatus.WITHDRAWN:
+        return Conflict(str(_l("The submitter has withdrawn the case.")))
+    if case.status == CaseStatus.DECLINED:
+        return Conflict(str(_l("The case has been declined.")))
+    return Conflict(str(message))
+
+
 def accept_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
     require_case_secretary(case, actor)
-    if case.status != "submitted":
-        raise Conflict(str(_l("Only a submitted case can be accepted.")))
-    case.status, case.accepted_dt = "accepted", _now(now)
+    case = locked_case(case)
+    if case.status == CaseStatus.ACCEPTED:
+        case.already_done = True
+        return case
+    if case.status != CaseStatus.SUBMITTED:
+        raise _lost(case, _l("Only a submitted case can be accepted."))
+    case_transition(case, CaseStatus.ACCEPTED, bump=False, accepted_dt=_now(now))
     _event(case, "accepted", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="accepted")
@@ -199,10 +227,14 @@ def return_case(case: PanelCase, *, actor: User, message: str, now: datetime | N
     if not message:
         raise ValidationFailed(str(_l("Tell the submitter what to complete.")),
                                fields={"message": str(_l("Write what the submitter should complete."))})
-    if case.status not in ("submitted", "accepted"):
-        raise Conflict(str(_l("Only a submitted or accepted case can be returned.")))
     refuse_identity_codes(message=message)
-    case.status, case.secretary_message, case.accepted_dt = "returned", message[:MAX_TEXT], None
+    case = locked_case(case)
+    if case.status == CaseStatus.RETURNED and case.secretary_message == message[:MAX_TEXT]:
+        case.already_done = True
+        return case
+    if case.status not in (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED):
+        raise _lost(case, _l("Only a submitted or accepted case can be returned."))
+    case_transition(case, CaseStatus.RETURNED, bump=False, secretary_message=message[:MAX_TEXT], accepted_dt=None)
     _event(case, "returned", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="returned")
@@ -211,11 +243,14 @@ def return_case(case: PanelCase, *, actor: User, message: str, now: datetime | N
 
 def decline_case(case: PanelCase, *, actor: User, message: str = "", now: datetime | None = None) -> PanelCase:
     require_case_secretary(case, actor)
-    if case.status not in ("submitted", "returned", "accepted", "scheduled"):
-        raise Conflict(str(_l("The case can no longer be declined.")))
     refuse_identity_codes(message=message)
-    case.secretary_message = (message or "").strip()[:MAX_TEXT]
-    _take_off_agenda(case, new_status="declined")
+    case = locked_case(case)
+    if case.status == CaseStatus.DECLINED:
+        case.already_done = True
+        return case
+    if not CASE_TRANSITIONS.allows(case.status, CaseStatus.DECLINED):
+        raise _lost(case, _l("The case can no longer be declined."))
+    _take_off_agenda(case, new_status=CaseStatus.DECLINED, secretary_message=(message or "").strip()[:MAX_TEXT])
     _event(case, "declined", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="declined")
@@ -225,39 +260,39 @@ def decline_case(case: PanelCase, *, actor: User, message: str = "", now: dateti
 def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: list[str] | None = None,
                   now: datetime | None = None) -> PanelCase:
     """Put the case at the end of a session's agenda (scheduling a submitted case accepts it).
-    Holds the session's row lock, so two secretaries cannot overfill it (409 when full)."""
+    Decided under the panel's lock, so two secretaries cannot overfill a session (409 when full),
+    nor put a case on an agenda that its submitter has just withdrawn."""
     require_case_secretary(case, actor)
     now = _now(now)
-    if case.status not in ("submitted", "accepted", "scheduled"):
-        raise Conflict(str(_l("Only a submitted or accepted case can be put on an agenda.")))
+    case = locked_case(case)
+    if not CASE_TRANSITIONS.allows(case.status, CaseStatus.SCHEDULED):
+        raise _lost(case, _l("Only a submitted or accepted case can be put on an agenda."))
     expert_users = _expert_users(case, experts) if experts is not None else None
     session = lock_session(int(session_id))
-    db.session.refresh(case)
     if session.panel_id != case.panel_id:
         raise ValidationFailed(str(_l("Choose a session of the case's panel.")),
                                fields={"session_id": str(_l("Choose a session of this panel."))})
     if session.status not in OPEN_SESSION_STATUSES or session.start_dt <= now:
-        raise Conflict(str(_l("Choose a coming session.")), fields={"session_id": str(_l("Choose a coming session."))})
-    if case.status not in ("submitted", "accepted", "scheduled"):
-        raise Conflict(str(_l("Only a submitted or accepted case can be put on an agenda.")))
-    same = case.session_id == session.id and case.status == "scheduled"
+        message = (_l("The session has been cancelled. Choose another session.")
+                   if session.status == SessionStatus.CANCELLED else _l("Choose a coming session."))
+        raise Conflict(str(message), fields={"session_id": str(message)})
+    same = case.session_id == session.id and case.status == CaseStatus.SCHEDULED
     if not same and used_minutes(session, exclude_id=case.id) + case.case_minutes > session.minutes:
         raise Conflict(str(_l("The session is full. Choose another session.")),
                        fields={"session_id": str(_l("The session is full."))})
-    old = case.session if case.status == "scheduled" and not same else None
-    first_time = case.status != "scheduled"
-    if case.status == "submitted":
-        case.accepted_dt = now
+    old = case.session if case.status == CaseStatus.SCHEDULED and not same else None
+    first_time = case.status != CaseStatus.SCHEDULED
+    if case.status == CaseStatus.SUBMITTED:
+        case_transition(case, CaseStatus.ACCEPTED, bump=False, accepted_dt=now)
         _event(case, "accepted", actor, now)
     if not same:
-        case.session_id = session.id
-        case.status = "scheduled"
-        case.position = 10_000 + case.id
-        db.session.flush()
+        case_transition(case, CaseStatus.SCHEDULED, bump=False, session_id=session.id, position=10_000 + case.id)
         db.session.expire(case, ["session"])
         _event(case, "scheduled" if first_time else "moved", actor, now)
-    if expert_users is not None:
-        _set_experts(case, expert_users, now)
+    experts_changed = expert_users is not None and _set_experts(case, expert_users, now)
+    if same and not experts_changed:
+        case.already_done = True  # on this agenda already, with these experts: nothing to do
+        return case
     db.session.flush()
     retime_agenda(session)
     if old is not None:
@@ -265,17 +300,17 @@ def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: lis
         _session_updated(old)
     if not same:
         panel_case_changed.send(case, action="scheduled" if first_time else "moved")
-    if not same or expert_users is not None:
-        _session_updated(session)
+    _session_updated(session)
     return case
 
 
 def unschedule_case(case: PanelCase, *, actor: User, now: datetime | None = None) -> PanelCase:
     """Take a case off its agenda; it waits (accepted) for another session."""
     require_case_secretary(case, actor)
-    if case.status != "scheduled":
-        raise Conflict(str(_l("The case is not on an agenda.")))
-    _take_off_agenda(case, new_status="accepted")
+    case = locked_case(case)
+    if case.status != CaseStatus.SCHEDULED:
+        raise _lost(case, _l("The case is not on an agenda."))
+    _take_off_agenda(case, new_status=CaseStatus.ACCEPTED)
     _event(case, "moved", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="moved")
@@ -285,10 +320,11 @@ def unschedule_case(case: PanelCase, *, actor: User, now: datetime | None = None
 def move_on_agenda(case: PanelCase, *, actor: User, direction: str) -> PanelCase:
     """Move a case up or down the agenda (before publication: publishing locks the order)."""
     require_case_secretary(case, actor)
+    case = locked_case(case)
     session = case.session
-    if case.status != "scheduled" or session is None:
-        raise Conflict(str(_l("The case is not on an agenda.")))
-    if session.status != "scheduled":
+    if case.status != CaseStatus.SCHEDULED or session is None:
+        raise _lost(case, _l("The case is not on an agenda."))
+    if session.status != SessionStatus.SCHEDULED:
         raise Conflict(str(_l("The agenda is published and its order is locked.")))
     items = _agenda_cases(session)
     i = next(n for n, c in enumerate(items) if c.id == case.id)
@@ -309,7 +345,8 @@ def set_case_minutes(case: PanelCase, *, actor: User, minutes) -> PanelCase:
     n = _check_int(errors, "minutes", minutes, 5, 600, _l("A case takes 5–600 minutes."))
     if errors:
         raise ValidationFailed(str(_l("Check the length.")), fields=errors)
-    if case.status == "scheduled" and case.session is not None:
+    case = locked_case(case)
+    if case.status == CaseStatus.SCHEDULED and case.session is not None:
         session = lock_session(case.session_id)
         if used_minutes(session, exclude_id=case.id) + n > session.minutes:
             raise Conflict(str(_l("The agenda would run past the end of the session.")),
@@ -358,9 +395,10 @@ def _set_experts(case: PanelCase, users: list[User], now: datetime | None) -> bo
 
 def set_case_experts(case: PanelCase, *, actor: User, experts: list, now: datetime | None = None) -> PanelCase:
     require_case_secretary(case, actor)
-    if case.status not in ("submitted", "accepted", "scheduled"):
-        raise Conflict(str(_l("Experts can be chosen only for a case waiting for the panel.")))
-    if _set_experts(case, _expert_users(case, experts), now) and case.session is not None and case.status == "scheduled":
+    case = locked_case(case)
+    if case.status not in (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.SCHEDULED):
+        raise _lost(case, _l("Experts can be chosen only for a case waiting for the panel."))
+    if _set_experts(case, _expert_users(case, experts), now) and case.session is not None and case.status == CaseStatus.SCHEDULED:
         _session_updated(case.session)
     return case
 
@@ -394,6 +432,7 @@ def declare_conflict(case: PanelCase, *, actor: User, now: datetime | None = Non
     if not in_pool(case.panel, actor):
         # the same answer as for a case that does not exist (no existence oracle)
         raise not_found_unless_readable(case, actor, _l("Only the panel's experts can declare a conflict of interest."))
+    case = locked_case(case)
     if db.session.get(PanelConflict, (case.id, actor.id)) is None:
         db.session.add(PanelConflict(case_id=case.id, user_id=actor.id, declared_dt=_now(now)))
     was_assigned = any(e.id == actor.id for e in case.experts)
@@ -401,7 +440,7 @@ def declare_conflict(case: PanelCase, *, actor: User, now: datetime | None = Non
         _set_experts(case, [e for e in case.experts if e.id != actor.id], now)
     _event(case, "conflict_declared", actor, now)
     db.session.flush()
-    if was_assigned and case.session is not None and case.status == "scheduled":
+    if was_assigned and case.session is not None and case.status == CaseStatus.SCHEDULED:
         _session_updated(case.session)
     return case
 
@@ -425,11 +464,15 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
     from ..core.timefmt import format_datetime, parse_date, to_local
 
     require_case_secretary(case, actor)
-    if case.status not in ("scheduled", "handled") or case.session is None or not case.session.is_published:
-        raise Conflict(str(_l("Advice can be recorded for a case on a published agenda.")))
+    case = locked_case(case)
+    if case.is_erased:
+        raise Conflict(str(_l("The case's content has been erased.")))
+    if case.status not in (CaseStatus.SCHEDULED, CaseStatus.HANDLED) or case.session is None \
+            or not case.session.is_published:
+        raise _lost(case, _l("Advice can be recorded for a case on a published agenda."))
     # Only once the session has started (or is marked held): advice recorded beforehand would be a
     # mistake, and it would make the figures' "days from submission to advice" wrong.
-    if case.session.status != "held" and case.session.start_dt > _now(now):
+    if case.session.status != SessionStatus.HELD and case.session.start_dt > _now(now):
         raise Conflict(str(_l("The advice can be recorded once the session has started (%(when)s).",
                               when=format_datetime(case.session.start_dt))))
     errors: dict[str, str] = {}
@@ -458,14 +501,19 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
     now = _now(now)
     statement = case.statement
     first = statement is None
+    if not first and (statement.text, list(statement.recommendations or []), list(statement.responsible_services or []),
+                      statement.follow_up_date) == (text, recs, services, follow_up_date):
+        case.already_done = True  # the same advice again (a repeated request): nothing to tell anyone
+        return statement
     if first:
         statement = PanelStatement(case_id=case.id, text=text, recorded_by_id=actor.id, recorded_dt=now)
         db.session.add(statement)
     statement.text, statement.recommendations, statement.responsible_services = text, recs, services
     statement.follow_up_date = follow_up_date
-    if case.status != "handled":
-        case.status, case.handled_dt = "handled", now
-        case.sequence += 1
+    if case.status != CaseStatus.HANDLED:
+        case_transition(case, CaseStatus.HANDLED, handled_dt=now)
+    else:
+        case_transition(case, CaseStatus.HANDLED, bump=False)  # the guard: still handled, nobody else changed it
     _event(case, "statement" if first else "statement_updated", actor, now)
     db.session.flush()
     db.session.expire(case, ["statement"])

@@ -3,13 +3,15 @@
 A `Panel` meets on a recurrence (an RRULE in local time); its sessions are materialised as
 `PanelSession` rows for a rolling horizon. Social workers submit `PanelCase`s; the secretary
 puts them on a session's agenda (position → start/end), picks experts, publishes the agenda and
-records the panel's `PanelStatement`. Every read of a case's contents is a `PanelCaseRead`.
+records the panel's `PanelStatement`. Every read of a case's contents goes to the access log
+(people/access_log.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -25,36 +27,93 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..core.db import UTCDateTime, sql_in, utcnow
+from ..core.db import StatusText, UTCDateTime, sql_in, utcnow
+from ..core.transactions import Transitions
 from ..extensions import db
 from ..people.models import ExpertiseArea, User
 
 __all__ = [
     "Panel", "PanelSecretary", "PanelExpert", "PanelExpertArea", "PanelSession", "PanelCase",
-    "PanelCaseArea", "PanelCaseExpert", "PanelConflict", "PanelStatement", "PanelCaseEvent", "PanelCaseRead",
-    "SESSION_STATUSES", "CASE_STATUSES",
+    "PanelCaseArea", "PanelCaseExpert", "PanelConflict", "PanelStatement", "PanelCaseEvent",
+    "SESSION_STATUSES", "CASE_STATUSES", "SessionStatus", "CaseStatus", "SESSION_TRANSITIONS", "CASE_TRANSITIONS",
+    "OPEN_SESSION_STATUSES", "ON_AGENDA",
 ]
 
-SESSION_STATUSES = ("scheduled", "agenda_published", "held", "not_held", "cancelled")
-CASE_STATUSES = ("submitted", "returned", "accepted", "scheduled", "handled", "declined", "withdrawn")
-CASE_LANGUAGES = ("fi", "sv")
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    AGENDA_PUBLISHED = "agenda_published"
+    HELD = "held"
+    NOT_HELD = "not_held"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return str(SESSION_STATUS_LABELS[self])
+
 
 SESSION_STATUS_LABELS = {
-    "scheduled": _l("Scheduled"),
-    "agenda_published": _l("Agenda published"),
-    "held": _l("Held"),
-    "not_held": _l("Not held"),
-    "cancelled": _l("Cancelled"),
+    SessionStatus.SCHEDULED: _l("Scheduled"),
+    SessionStatus.AGENDA_PUBLISHED: _l("Agenda published"),
+    SessionStatus.HELD: _l("Held"),
+    SessionStatus.NOT_HELD: _l("Not held"),
+    SessionStatus.CANCELLED: _l("Cancelled"),
 }
+OPEN_SESSION_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.AGENDA_PUBLISHED)
+
+# A coming session may be moved (to itself: scheduled → scheduled), published, cancelled or, once
+# it has started, marked held or not held; held and not held can be corrected into each other.
+SESSION_TRANSITIONS = Transitions(SessionStatus, {
+    SessionStatus.SCHEDULED: (SessionStatus.SCHEDULED, SessionStatus.AGENDA_PUBLISHED, SessionStatus.CANCELLED,
+                              SessionStatus.HELD, SessionStatus.NOT_HELD),
+    SessionStatus.AGENDA_PUBLISHED: (SessionStatus.AGENDA_PUBLISHED, SessionStatus.CANCELLED, SessionStatus.HELD,
+                                     SessionStatus.NOT_HELD),
+    SessionStatus.HELD: (SessionStatus.NOT_HELD,),
+    SessionStatus.NOT_HELD: (SessionStatus.HELD,),
+})
+
+
+class CaseStatus(StrEnum):
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    HANDLED = "handled"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return str(CASE_STATUS_LABELS[self])
+
+
 CASE_STATUS_LABELS = {
-    "submitted": _l("Submitted"),
-    "returned": _l("Returned for completion"),
-    "accepted": _l("Accepted, waiting for a session"),
-    "scheduled": _l("On a session's agenda"),
-    "handled": _l("Advice given"),
-    "declined": _l("Declined"),
-    "withdrawn": _l("Withdrawn"),
+    CaseStatus.SUBMITTED: _l("Submitted"),
+    CaseStatus.RETURNED: _l("Returned for completion"),
+    CaseStatus.ACCEPTED: _l("Accepted, waiting for a session"),
+    CaseStatus.SCHEDULED: _l("On a session's agenda"),
+    CaseStatus.HANDLED: _l("Advice given"),
+    CaseStatus.DECLINED: _l("Declined"),
+    CaseStatus.WITHDRAWN: _l("Withdrawn"),
 }
+ON_AGENDA = (CaseStatus.SCHEDULED, CaseStatus.HANDLED)
+
+# scheduled → scheduled is a move to another session; scheduled → accepted takes it off the agenda
+# (by the secretary, or when its session is cancelled and no later session has room);
+# handled → handled corrects the advice. Declined and withdrawn are final.
+CASE_TRANSITIONS = Transitions(CaseStatus, {
+    CaseStatus.SUBMITTED: (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.RETURNED, CaseStatus.SCHEDULED,
+                           CaseStatus.DECLINED, CaseStatus.WITHDRAWN),
+    CaseStatus.RETURNED: (CaseStatus.SUBMITTED, CaseStatus.DECLINED, CaseStatus.WITHDRAWN),
+    CaseStatus.ACCEPTED: (CaseStatus.RETURNED, CaseStatus.SCHEDULED, CaseStatus.DECLINED, CaseStatus.WITHDRAWN),
+    CaseStatus.SCHEDULED: (CaseStatus.SCHEDULED, CaseStatus.ACCEPTED, CaseStatus.HANDLED, CaseStatus.DECLINED,
+                           CaseStatus.WITHDRAWN),
+    CaseStatus.HANDLED: (CaseStatus.HANDLED,),
+})
+SESSION_STATUSES = tuple(SessionStatus)
+CASE_STATUSES = tuple(CaseStatus)
+CASE_LANGUAGES = ("fi", "sv")
 
 EVENT_LABELS = {
     "submitted": _l("Submitted"),
@@ -70,6 +129,16 @@ EVENT_LABELS = {
     "statement": _l("Advice recorded"),
     "statement_updated": _l("Advice corrected"),
 }
+
+
+AGE_BANDS = ((0, 2, "0-2"), (3, 6, "3-6"), (7, 12, "7-12"), (13, 17, "13-17"), (18, 25, "18-25"))
+
+
+def age_band(age: int | None) -> str | None:
+    """The band an erased case keeps instead of the child's age."""
+    if age is None:
+        return None
+    return next((label for low, high, label in AGE_BANDS if low <= age <= high), None)
 
 
 def new_ical_uid() -> str:
@@ -160,7 +229,7 @@ class PanelSession(db.Model):
     __tablename__ = "panel_sessions"
     __table_args__ = (
         UniqueConstraint("panel_id", "occurrence_date"),
-        CheckConstraint(f"status IN ({sql_in(SESSION_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(SessionStatus)})", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,7 +239,7 @@ class PanelSession(db.Model):
     occurrence_date: Mapped[date] = mapped_column(Date)
     start_dt: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     end_dt: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    status: Mapped[SessionStatus] = mapped_column(StatusText(SessionStatus, 20), default=SessionStatus.SCHEDULED)
     ical_uid: Mapped[str] = mapped_column(String(100), unique=True, default=new_ical_uid)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     join_url: Mapped[str | None] = mapped_column(String(2000))
@@ -195,11 +264,15 @@ class PanelSession(db.Model):
 
     @property
     def agenda(self) -> list[PanelCase]:
-        return [c for c in self.cases if c.status in ("scheduled", "handled")]
+        return [c for c in self.cases if c.status in ON_AGENDA]
 
     @property
     def is_published(self) -> bool:
-        return self.status in ("agenda_published", "held", "not_held")
+        return self.status in (SessionStatus.AGENDA_PUBLISHED, SessionStatus.HELD, SessionStatus.NOT_HELD)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_SESSION_STATUSES
 
     @property
     def submission_deadline_dt(self) -> datetime:
@@ -212,6 +285,9 @@ class PanelSession(db.Model):
     @property
     def status_label(self) -> str:
         return str(SESSION_STATUS_LABELS.get(self.status, self.status))
+
+    # Not stored: set by a service when a repeated action changed nothing (see consultations' Booking).
+    already_done = False
 
     def __repr__(self) -> str:
         return f"<PanelSession {self.id} panel={self.panel_id} {self.start_dt:%Y-%m-%d %H:%M} {self.status}>"
@@ -238,7 +314,7 @@ class PanelCase(db.Model):
 
     __tablename__ = "panel_cases"
     __table_args__ = (
-        CheckConstraint(f"status IN ({sql_in(CASE_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN ({sql_in(CaseStatus)})", name="status"),
         CheckConstraint(f"language IN ({sql_in(CASE_LANGUAGES)})", name="language"),
     )
 
@@ -248,14 +324,16 @@ class PanelCase(db.Model):
     session_id: Mapped[int | None] = mapped_column(ForeignKey("panel_sessions.id", ondelete="SET NULL"), index=True)
     preferred_session_id: Mapped[int | None] = mapped_column(ForeignKey("panel_sessions.id", ondelete="SET NULL"))
     case_ref: Mapped[str] = mapped_column(String(60))
-    child_age: Mapped[int] = mapped_column(Integer)
+    # NULL once erased: the age band (age_band()) stays for the figures
+    child_age: Mapped[int | None] = mapped_column(Integer)
+    child_age_band: Mapped[str | None] = mapped_column(String(10))
     municipality: Mapped[str] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(2), default="fi")
     background: Mapped[str] = mapped_column(Text, default="")
     questions: Mapped[str] = mapped_column(Text, default="")
     services_tried: Mapped[str] = mapped_column(Text, default="")
     client_consent: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    status: Mapped[CaseStatus] = mapped_column(StatusText(CaseStatus, 20), default=CaseStatus.SUBMITTED)
     secretary_message: Mapped[str] = mapped_column(Text, default="")  # why returned or declined
     position: Mapped[int | None] = mapped_column(Integer)  # order on the session's agenda
     minutes: Mapped[int | None] = mapped_column(Integer)  # None: the panel's default
@@ -268,6 +346,8 @@ class PanelCase(db.Model):
     handled_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # retention (panels/retention.py): the case content and the advice were erased then
+    erased_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     panel: Mapped[Panel] = relationship(lazy="joined")
     submitter: Mapped[User] = relationship(foreign_keys=[submitter_id], lazy="joined")
@@ -290,11 +370,21 @@ class PanelCase(db.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.status in ("submitted", "returned")
+        return self.status in (CaseStatus.SUBMITTED, CaseStatus.RETURNED) and self.erased_dt is None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_dt is not None
+
+    @property
+    def age_band(self) -> str | None:
+        return self.child_age_band if self.child_age is None else age_band(self.child_age)
 
     @property
     def status_label(self) -> str:
         return str(CASE_STATUS_LABELS.get(self.status, self.status))
+
+    already_done = False  # see PanelSession.already_done
 
     def __repr__(self) -> str:
         return f"<PanelCase {self.id} panel={self.panel_id} {self.status}>"
@@ -347,21 +437,3 @@ class PanelCaseEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<PanelCaseEvent case={self.case_id} {self.action}>"
-
-
-class PanelCaseRead(db.Model):
-    """The privacy log: every read of a case's contents (who, when, which case, through what)."""
-
-    __tablename__ = "panel_case_reads"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("panel_cases.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    read_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    via: Mapped[str] = mapped_column(String(20), default="page")
-
-    case: Mapped[PanelCase] = relationship()
-    user: Mapped[User] = relationship()
-
-    def __repr__(self) -> str:
-        return f"<PanelCaseRead case={self.case_id} user={self.user_id}>"

@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from ..core import recurrence
 from ..core.errors import NotFound, ValidationFailed
 from ..core.privacy import identity_code_errors
 from ..core.rrule_bounds import check_rule_numbers, occurs_within
@@ -17,8 +18,7 @@ from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email, normalize_email
-from . import recurrence
-from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert
+from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert, SessionStatus
 from .notifications import record_expert_left
 from .services import (
     _agenda_cases,
@@ -30,7 +30,9 @@ from .services import (
     _sessions,
     ensure_sessions,
     horizon_months,
+    lock_panel,
     retime_agenda,
+    session_transition,
     used_minutes,
 )
 
@@ -53,7 +55,7 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
     values["region"] = (region or "").strip()[:200]
     identity_code_errors(errors, name=name, region=region)  # the name goes into every e-mail subject
     try:
-        values["rrule"] = recurrence.validate_rrule(rrule)
+        values["rrule"] = recurrence.validate_rule(rrule)
     except (ValueError, TypeError):
         errors["rrule"] = str(_l("Choose how often the panel meets."))
     try:
@@ -161,6 +163,7 @@ def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_star
     secretary_users = _users_by_email(secretaries or [], "secretaries", errors)
     if errors:
         raise ValidationFailed(str(_l("Check the panel's details.")), fields=errors)
+    panel = lock_panel(panel.id)  # its sessions follow the new rhythm while no secretary changes them
     first_start_dt = local_to_utc(values["first_start"])
     schedule_changed = (
         values["rrule"] != panel.rrule or first_start_dt != panel.first_start_dt
@@ -185,17 +188,15 @@ def _follow_new_rhythm(panel: Panel, *, actor: User, now: datetime) -> None:
     tz = app_tz()
     after = now.astimezone(tz).replace(tzinfo=None)
     first_local = panel.first_start_dt.astimezone(tz).replace(tzinfo=None)
-    wanted = {start.date(): start for start in recurrence.occurrences(
-        panel.rrule, first_local, after=after, until=after + relativedelta(months=horizon_months()),
+    wanted = {start.date(): start for start in recurrence.starts(
+        panel.rrule, first_local, after=after, before=after + relativedelta(months=horizon_months()),
         skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)}
-    for session in list(_sessions(panel, after=now, statuses=("scheduled",))):
+    for session in list(_sessions(panel, after=now, statuses=(SessionStatus.SCHEDULED,))):
         start = wanted.get(session.occurrence_date)
         has_cases = bool(_agenda_cases(session))
         if start is None:
             if not has_cases:
-                session.status = "cancelled"
-                session.sequence += 1
-                db.session.flush()
+                session_transition(session, SessionStatus.CANCELLED)
                 panel_session_changed.send(session, action="cancelled")
             continue
         start_dt = local_to_utc(start)

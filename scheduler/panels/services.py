@@ -2,7 +2,15 @@
 Setting up panels is in panel_admin.py; cases (submission, inbox, experts, statement) in cases.py.
 
 Services take plain values and an explicit actor, raise core.errors and flush(); the caller
-commits once. Signals are sent after flush, inside the transaction (see core/signals.py):
+commits once, through core.transactions.run_atomically. Signals are sent after flush, inside the
+transaction (see core/signals.py), and only by the transaction that made the change.
+
+Every change to a session or a case (and so to an agenda) is decided under the panel's row lock
+(`lock_panel`: SELECT … FOR NO KEY UPDATE; BEGIN IMMEDIATE on SQLite), taken before anything is
+read for the decision: two secretaries, or a secretary and a submitter, are serialised per panel,
+so an agenda never overfills and a withdrawn case never lands on an agenda. The status itself is
+written by a guarded UPDATE (core.transactions.transition) following the table in models.py.
+A repeated action that finds its work done changes nothing and sends nothing (`already_done`).
 
 - panel_session_changed(session, action="published"|"updated"|"cancelled"|"held"|"not_held")
   "updated" is sent for any change to a published agenda (a case added, removed, re-timed, its
@@ -22,24 +30,30 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
+from ..core import recurrence
 from ..core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from ..core.privacy import refuse_identity_codes
 from ..core.signals import panel_case_changed, panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
+from ..core.transactions import changed_meanwhile_message, lock_for_update, transition
 from ..extensions import db
+from ..people.access_log import log_access, log_read, log_refused
 from ..people.models import ExpertiseArea, User
-from . import recurrence
 from .models import (
+    CASE_TRANSITIONS,
+    ON_AGENDA,
+    OPEN_SESSION_STATUSES,
+    SESSION_TRANSITIONS,
+    CaseStatus,
     Panel,
     PanelCase,
     PanelCaseEvent,
     PanelCaseExpert,
-    PanelCaseRead,
     PanelExpert,
     PanelSession,
+    SessionStatus,
 )
 
-OPEN_SESSION_STATUSES = ("scheduled", "agenda_published")
 RECENT_CASES_DAYS = 180
 MAX_TEXT = 4000
 
@@ -49,7 +63,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def horizon_months() -> int:
-    return int(current_app.config.get("PANEL_HORIZON_MONTHS", 12))
+    return current_app.config["PANEL_HORIZON_MONTHS"]  # config.py: 1–60, default 12
 
 
 # --- lookups and access ------------------------------------------------------------------------
@@ -116,7 +130,7 @@ def can_read_case(case: PanelCase, user: User) -> bool:
         return True
     return bool(
         case.session is not None and case.session.is_published
-        and case.status in ("scheduled", "handled")
+        and case.status in ON_AGENDA
         and any(e.id == user.id for e in case.experts)
         and in_pool(case.panel, user)
     )
@@ -167,17 +181,29 @@ def not_found_unless_readable(case: PanelCase, user: User, message) -> DomainErr
 
 def read_case(case_id: int, *, actor: User, via: str = "page", now: datetime | None = None) -> PanelCase:
     """The case, for someone allowed to read its contents; the read is logged. Anyone else gets
-    the same NotFound as for a case that does not exist (no existence oracle)."""
-    case = get_case(case_id)
+    the same NotFound as for a case that does not exist (no existence oracle); the refusal is
+    logged too (the caller commits either way)."""
+    try:
+        case = get_case(case_id)
+    except NotFound:
+        log_refused(actor, "panel_case", case_id, via=via, now=_now(now))
+        raise
     if not can_read_case(case, actor):
+        log_refused(actor, "panel_case", case.id, via=via, now=_now(now))
         raise NotFound(str(_l("No such case.")))
     log_case_read(case, actor, via=via, now=now)
     return case
 
 
 def log_case_read(case: PanelCase, user: User, *, via: str, now: datetime | None = None) -> None:
-    db.session.add(PanelCaseRead(case_id=case.id, user_id=user.id, via=via, read_dt=_now(now)))
-    db.session.flush()
+    """Into the access log (people/access_log.py): one INSERT."""
+    log_read(user, "panel_case", case.id, via=via, now=_now(now))
+
+
+def log_case_reads(cases: list[PanelCase], user: User, *, via: str, action: str = "read",
+                   now: datetime | None = None) -> None:
+    """A list that shows case content (an agenda), or was refused: one multi-row INSERT."""
+    log_access(user, "panel_case", [c.id for c in cases], via=via, action=action, now=_now(now))
 
 
 def _event(case: PanelCase, action: str, actor: User | None, now: datetime | None = None) -> None:
@@ -235,8 +261,8 @@ def ensure_sessions(panel: Panel, *, now: datetime | None = None, months: int | 
     after = now.astimezone(tz).replace(tzinfo=None)
     until = after + relativedelta(months=months or horizon_months())
     first_local = panel.first_start_dt.astimezone(tz).replace(tzinfo=None)
-    starts = recurrence.occurrences(panel.rrule, first_local, after=after, until=until,
-                                    skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)
+    starts = recurrence.starts(panel.rrule, first_local, after=after, before=until,
+                               skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)
     if not starts:
         return 0
     existing = set(db.session.execute(
@@ -260,28 +286,60 @@ def top_up_sessions(now: datetime | None = None) -> int:
     return sum(ensure_sessions(p, now=now) for p in all_panels(active_only=True))
 
 
+def lock_panel(panel_id: int) -> Panel:
+    """The panel's row lock for the rest of the transaction: every change to its sessions, cases
+    and agendas takes it first (one order, so no deadlocks between them)."""
+    panel = lock_for_update(Panel, panel_id)
+    if panel is None:
+        raise NotFound(str(_l("No such panel.")))
+    return panel
+
+
+def locked_case(case: PanelCase) -> PanelCase:
+    """The case as it is now, under its panel's lock (the caller may hold an older copy)."""
+    lock_panel(case.panel_id)
+    db.session.refresh(case)
+    case.already_done = False
+    return case
+
+
+def locked_session(session: PanelSession) -> PanelSession:
+    lock_panel(session.panel_id)
+    db.session.refresh(session)
+    db.session.expire(session, ["cases"])
+    session.already_done = False
+    return session
+
+
 def lock_session(session_id: int) -> PanelSession:
-    """Take the session's row lock for the rest of the transaction, so that two secretaries
-    filling the same session are serialised: SELECT … FOR UPDATE on PostgreSQL; on SQLite
-    BEGIN IMMEDIATE (the database's write lock) unless this transaction already writes."""
-    conn = db.session.connection()
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
-        if not raw.in_transaction:
-            raw.execute("BEGIN IMMEDIATE")
-    session = db.session.execute(
-        select(PanelSession).where(PanelSession.id == session_id).with_for_update(of=PanelSession)
-        .execution_options(populate_existing=True)
-    ).unique().scalar_one_or_none()
+    """The session row, fresh and locked, under its panel's lock (taken first when not yet held)."""
+    session = db.session.get(PanelSession, session_id)
     if session is None:
         raise NotFound(str(_l("No such panel session.")))
-    return session
+    return locked_session(session)
+
+
+def session_transition(session: PanelSession, target: SessionStatus, **values) -> None:
+    """The guarded write of a session's status (and `values`); raises Conflict when it lost."""
+    if not transition(session, SESSION_TRANSITIONS, target, sources=[session.status],
+                      where=[PanelSession.sequence == session.sequence],
+                      values={"sequence": session.sequence + 1, "updated_dt": datetime.now(UTC), **values}):
+        raise Conflict(changed_meanwhile_message())
+
+
+def case_transition(case: PanelCase, target: CaseStatus, *, bump: bool = True, **values) -> None:
+    """The guarded write of a case's status (and `values`); raises Conflict when it lost."""
+    extra = {"sequence": case.sequence + 1} if bump else {}
+    if not transition(case, CASE_TRANSITIONS, target, sources=[case.status],
+                      where=[PanelCase.sequence == case.sequence],
+                      values={**extra, "updated_dt": datetime.now(UTC), **values}):
+        raise Conflict(changed_meanwhile_message())
 
 
 def _agenda_cases(session: PanelSession, exclude_id: int | None = None) -> list[PanelCase]:
     # fresh rows (another secretary may have changed the agenda before our lock); the collections
     # are not needed for re-timing, so they are not reloaded here
-    q = (select(PanelCase).where(PanelCase.session_id == session.id, PanelCase.status.in_(("scheduled", "handled")))
+    q = (select(PanelCase).where(PanelCase.session_id == session.id, PanelCase.status.in_(ON_AGENDA))
          .order_by(PanelCase.position, PanelCase.id)
          .options(lazyload(PanelCase.areas), lazyload(PanelCase.experts), lazyload(PanelCase.submitter),
                   lazyload(PanelCase.panel))
@@ -312,7 +370,7 @@ def retime_agenda(session: PanelSession) -> list[PanelCase]:
 
 
 def _session_updated(session: PanelSession) -> None:
-    if session.status == "agenda_published":
+    if session.status == SessionStatus.AGENDA_PUBLISHED:
         panel_session_changed.send(session, action="updated")
 
 
@@ -320,6 +378,7 @@ def move_session(session: PanelSession, *, actor: User, start: datetime, end: da
                  now: datetime | None = None) -> PanelSession:
     """Move a single session (aware datetimes or naive local ones); its agenda moves with it."""
     _require_secretary_or_admin(session.panel, actor)
+    session = locked_session(session)
     if session.status not in OPEN_SESSION_STATUSES:
         raise Conflict(str(_l("Only a coming session can be moved.")))
     start_dt = local_to_utc(start) if start.tzinfo is None else start.astimezone(UTC)
@@ -337,10 +396,9 @@ def move_session(session: PanelSession, *, actor: User, start: datetime, end: da
     if errors:
         raise ValidationFailed(str(_l("Check the new time.")), fields=errors)
     if (start_dt, end_dt) == (session.start_dt, session.end_dt):
+        session.already_done = True
         return session
-    session.start_dt, session.end_dt = start_dt, end_dt
-    session.sequence += 1
-    db.session.flush()
+    session_transition(session, session.status, start_dt=start_dt, end_dt=end_dt)
     retime_agenda(session)
     _session_updated(session)
     return session
@@ -361,21 +419,19 @@ def next_open_session(panel: Panel, after: PanelSession, *, now: datetime | None
 
 def _move_cases_on(session: PanelSession, *, actor: User, now: datetime | None) -> list[PanelCase]:
     """Move the session's cases (without a statement) to the next session with room, in their
-    order; a case with no room anywhere waits, accepted, for the secretary."""
+    order; a case with no room anywhere waits, accepted, for the secretary. Runs under the panel's
+    lock, so a secretary scheduling into the next session at this moment waits for it."""
     moved: list[PanelCase] = []
     touched: dict[int, PanelSession] = {}
     for case in _agenda_cases(session):
-        if case.status != "scheduled":
+        if case.status != CaseStatus.SCHEDULED:
             continue
         target = next_open_session(session.panel, session, now=now, minutes=case.case_minutes)
         if target is not None:
-            lock_session(target.id)
-            case.session_id, case.position = target.id, 10_000 + (case.position or 0)
+            case_transition(case, CaseStatus.SCHEDULED, session_id=target.id, position=10_000 + (case.position or 0))
             touched[target.id] = target
         else:
-            case.session_id, case.position, case.start_dt, case.end_dt = None, None, None, None
-            case.status = "accepted"
-        case.sequence += 1
+            case_transition(case, CaseStatus.ACCEPTED, session_id=None, position=None, start_dt=None, end_dt=None)
         _event(case, "moved", actor, now)
         moved.append(case)
         db.session.flush()
@@ -392,15 +448,17 @@ def _move_cases_on(session: PanelSession, *, actor: User, now: datetime | None) 
 
 
 def cancel_session(session: PanelSession, *, actor: User, reason: str = "", now: datetime | None = None) -> PanelSession:
-    """Cancel a single session; its cases move to the next session, their submitters are told."""
+    """Cancel a single session; its cases move to the next session, their submitters are told.
+    Cancelling a cancelled session again changes nothing."""
     _require_secretary_or_admin(session.panel, actor)
+    session = locked_session(session)
+    if session.status == SessionStatus.CANCELLED:
+        session.already_done = True
+        return session
     if session.status not in OPEN_SESSION_STATUSES:
         raise Conflict(str(_l("Only a coming session can be cancelled.")))
     refuse_identity_codes(reason=reason)  # the reason goes to the submitters and the invited
-    session.status = "cancelled"
-    session.cancel_reason = (reason or "").strip()[:500]
-    session.sequence += 1
-    db.session.flush()
+    session_transition(session, SessionStatus.CANCELLED, cancel_reason=(reason or "").strip()[:500])
     panel_session_changed.send(session, action="cancelled")
     _move_cases_on(session, actor=actor, now=now)
     return session
@@ -409,17 +467,17 @@ def cancel_session(session: PanelSession, *, actor: User, reason: str = "", now:
 def mark_held(session: PanelSession, *, actor: User, held: bool = True, now: datetime | None = None) -> PanelSession:
     """After the session: held, or not held (its cases without advice move to the next session)."""
     _require_secretary(session.panel, actor)
-    if session.status not in OPEN_SESSION_STATUSES and session.status not in ("held", "not_held"):
+    session = locked_session(session)
+    new_status = SessionStatus.HELD if held else SessionStatus.NOT_HELD
+    if session.status == new_status:
+        session.already_done = True
+        return session
+    if not SESSION_TRANSITIONS.allows(session.status, new_status):
         raise Conflict(str(_l("A cancelled session cannot be marked held.")))
     if session.start_dt > _now(now):
         raise Conflict(str(_l("The session has not started yet.")))
-    new_status = "held" if held else "not_held"
-    if session.status == new_status:
-        return session
-    session.status = new_status
-    session.sequence += 1
-    db.session.flush()
-    panel_session_changed.send(session, action=new_status)
+    session_transition(session, new_status)
+    panel_session_changed.send(session, action=str(new_status))
     if not held:
         _move_cases_on(session, actor=actor, now=now)
     return session
@@ -428,17 +486,16 @@ def mark_held(session: PanelSession, *, actor: User, held: bool = True, now: dat
 def publish_agenda(session: PanelSession, *, actor: User, now: datetime | None = None) -> PanelSession:
     """Publish the agenda: invitations go out (through the signal) and the order is locked."""
     _require_secretary(session.panel, actor)
-    if session.status == "agenda_published":
+    session = locked_session(session)
+    if session.status == SessionStatus.AGENDA_PUBLISHED:
+        session.already_done = True
         return session
-    if session.status != "scheduled":
+    if session.status != SessionStatus.SCHEDULED:
         raise Conflict(str(_l("Only a coming session's agenda can be published.")))
     if session.start_dt <= _now(now):
         raise Conflict(str(_l("The session has already started.")))
     retime_agenda(session)
-    session.status = "agenda_published"
-    session.published_dt = _now(now)
-    session.sequence += 1
-    db.session.flush()
+    session_transition(session, SessionStatus.AGENDA_PUBLISHED, published_dt=_now(now))
     panel_session_changed.send(session, action="published")
     return session
 
@@ -461,20 +518,13 @@ def sessions_for_expert(user: User, *, include_past: bool = True, now: datetime 
     q = (select(PanelSession).join(PanelCase, PanelCase.session_id == PanelSession.id)
          .join(PanelCaseExpert, PanelCaseExpert.case_id == PanelCase.id)
          .join(PanelExpert, (PanelExpert.panel_id == PanelCase.panel_id) & (PanelExpert.user_id == user.id))
-         .where(PanelCaseExpert.user_id == user.id, PanelCase.status.in_(("scheduled", "handled")),
+         .where(PanelCaseExpert.user_id == user.id, PanelCase.status.in_(ON_AGENDA),
                 PanelExpert.is_active.is_(True),
-                PanelSession.status.in_(("agenda_published", "held", "not_held")))
+                PanelSession.status.in_((SessionStatus.AGENDA_PUBLISHED, SessionStatus.HELD, SessionStatus.NOT_HELD)))
          .order_by(PanelSession.start_dt).distinct())
     if not include_past:
         q = q.where(PanelSession.end_dt > _now(now))
     return list(db.session.execute(q).unique().scalars())
-
-
-def case_reads(*, limit: int = 200, offset: int = 0, case_id: int | None = None) -> list[PanelCaseRead]:
-    q = select(PanelCaseRead).order_by(PanelCaseRead.read_dt.desc(), PanelCaseRead.id.desc())
-    if case_id:
-        q = q.where(PanelCaseRead.case_id == case_id)
-    return list(db.session.execute(q.limit(limit).offset(offset)).unique().scalars())
 
 
 def on_teams_meeting_ready(meeting_key: str, join_url: str | None = None, **_kw) -> None:

@@ -10,10 +10,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..core.db import utcnow
-from ..core.forms import FORM_REFUSALS, MAX_DB_INT, apply_errors, choices, ids, refused
+from ..core.errors import NotFound
+from ..core.forms import FORM_REFUSALS, apply_errors, choices, ids, refused
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
 from ..core.timefmt import format_datetime, format_range, parse_date, parse_time, to_local
+from ..core.transactions import run_atomically
 from ..extensions import db
 from . import attendance, cases, panel_admin, recurrence, services
 from . import figures as figures_mod
@@ -35,7 +37,6 @@ from .models import EVENT_LABELS, PanelCase, PanelSession
 
 bp = Blueprint("panels", __name__, url_prefix="/panels")
 
-MAX_PAGE = 100_000  # a page number beyond any list; larger ones would overflow the query's OFFSET
 MIN_YEAR, MAX_YEAR = 2000, 2999
 
 
@@ -49,8 +50,6 @@ def register_nav(app) -> None:
                          description=_l("The panel sessions you are invited to and their cases."), order=32))
     add_nav(app, NavItem("panels.admin_panels", _l("Expert panels"), roles=("admin",),
                          description=_l("Panels, session rhythm, secretaries and the expert pool."), order=80))
-    add_nav(app, NavItem("panels.read_log", _l("Case read log"), roles=("admin",),
-                         description=_l("Who has read which panel case, and when."), order=81))
 
 
 @bp.context_processor
@@ -67,8 +66,12 @@ def _session_label(s: PanelSession) -> str:
 @bp.route("/")
 @roles_required("social_worker")
 def index():
-    return render_template("panels/index.html", cases=cases.cases_of(current_user),
-                           panels=services.all_panels(active_only=True))
+    mine = cases.cases_of(current_user)
+    html = render_template("panels/index.html", cases=mine, panels=services.all_panels(active_only=True))
+    # logged after rendering: a commit before it would reload every row shown
+    services.log_case_reads(mine, current_user, via="page")
+    db.session.commit()
+    return html
 
 
 def _case_form(panel, case: PanelCase | None = None) -> CaseForm:
@@ -100,9 +103,14 @@ def new_case(panel_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            case = cases.submit_case(actor=current_user, panel_id=panel.id, **_case_values(form))
-            services.log_case_read(case, current_user, via="page")
-            db.session.commit()
+            values = _case_values(form)
+
+            def work():
+                case = cases.submit_case(actor=current_user, panel_id=panel.id, **values)
+                services.log_case_read(case, current_user, via="page")
+                return case
+
+            case = run_atomically(work)
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
@@ -125,8 +133,7 @@ def edit_case(case_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            cases.update_case(case, actor=current_user, **_case_values(form))
-            db.session.commit()
+            run_atomically(lambda: cases.update_case(case, actor=current_user, **_case_values(form)))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
@@ -141,15 +148,19 @@ def edit_case(case_id: int):
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw_case(case_id: int):
-    cases.withdraw_case(services.get_case(case_id), actor=current_user)  # not theirs: NotFound, a 404
-    db.session.commit()
-    flash(_l("The case was withdrawn."), "success")
+    case = services.get_case(case_id)
+    case = run_atomically(lambda: cases.withdraw_case(case, actor=current_user))  # not theirs: NotFound, a 404
+    flash(_l("The case has already been withdrawn.") if case.already_done else _l("The case was withdrawn."), "success")
     return redirect(url_for("panels.index"))
 
 
 def _read(case_id: int) -> PanelCase:
     """The case for the current user, logging the read; 404 otherwise (missing or not theirs)."""
-    case = services.read_case(case_id, actor=current_user, via="page")
+    try:
+        case = services.read_case(case_id, actor=current_user, via="page")
+    except NotFound:
+        db.session.commit()  # the refusal stays in the access log; the handler answers 404
+        raise
     db.session.commit()
     return case
 
@@ -181,6 +192,16 @@ def case_detail(case_id: int):
     return render_template("panels/case_detail.html", **ctx)
 
 
+@bp.route("/cases/<int:case_id>/advice")
+@login_required
+def advice_print(case_id: int):
+    """The advice on one page with print styles, to file it in the client record before erasure."""
+    case = _read(case_id)
+    if case.statement is None or case.is_erased:
+        abort(404)
+    return render_template("panels/advice_print.html", case=case)
+
+
 # --- the secretary -----------------------------------------------------------------------------
 
 @bp.route("/secretary")
@@ -188,10 +209,13 @@ def case_detail(case_id: int):
 def secretary():
     panels = services.panels_for_secretary(current_user)
     upcoming = {p.id: services.open_sessions(p)[:6] for p in panels}
-    return render_template("panels/secretary.html", panels=panels, upcoming=upcoming,
-                           submitted=cases.inbox(current_user, statuses=("submitted",)),
-                           waiting=cases.inbox(current_user, statuses=("accepted",)),
-                           returned=cases.inbox(current_user, statuses=("returned",)))
+    lists = {"submitted": cases.inbox(current_user, statuses=("submitted",)),
+             "waiting": cases.inbox(current_user, statuses=("accepted",)),
+             "returned": cases.inbox(current_user, statuses=("returned",))}
+    html = render_template("panels/secretary.html", panels=panels, upcoming=upcoming, **lists)
+    services.log_case_reads([c for cs in lists.values() for c in cs], current_user, via="page")
+    db.session.commit()
+    return html
 
 
 def _secretary_case(case_id: int) -> PanelCase:
@@ -204,8 +228,8 @@ def _secretary_case(case_id: int) -> PanelCase:
 @bp.route("/cases/<int:case_id>/accept", methods=["POST"])
 @roles_required("secretary")
 def accept_case(case_id: int):
-    cases.accept_case(_secretary_case(case_id), actor=current_user)
-    db.session.commit()
+    case = _secretary_case(case_id)
+    run_atomically(lambda: cases.accept_case(case, actor=current_user))
     flash(_l("The case was accepted. Put it on a session's agenda."), "success")
     return redirect(url_for("panels.case_detail", case_id=case_id))
 
@@ -217,8 +241,7 @@ def return_case(case_id: int):
     form = MessageForm()
     if not form.validate_on_submit():
         raise refused(form)
-    cases.return_case(case, actor=current_user, message=form.message.data or "")
-    db.session.commit()
+    run_atomically(lambda: cases.return_case(case, actor=current_user, message=form.message.data or ""))
     flash(_l("The case was returned to the submitter for completion."), "success")
     return redirect(url_for("panels.secretary"))
 
@@ -230,8 +253,7 @@ def decline_case(case_id: int):
     form = MessageForm()
     if not form.validate_on_submit():
         raise refused(form)
-    cases.decline_case(case, actor=current_user, message=form.message.data or "")
-    db.session.commit()
+    run_atomically(lambda: cases.decline_case(case, actor=current_user, message=form.message.data or ""))
     flash(_l("The case was declined."), "success")
     return redirect(url_for("panels.secretary"))
 
@@ -244,9 +266,9 @@ def schedule_case(case_id: int):
     form.session_id.choices = choices((str(s.id), "") for s in services.open_sessions(case.panel))
     if not form.validate_on_submit():
         raise refused(form, _l("Choose a session."))
-    cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
-                        experts=ids(form.experts.data, "experts"))
-    db.session.commit()
+    experts = ids(form.experts.data, "experts")
+    run_atomically(lambda: cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
+                                               experts=experts))
     flash(_l("The case is on the agenda at %(time)s.", time=format_range(case.start_dt, case.end_dt)), "success")
     return redirect(url_for("panels.session_detail", session_id=case.session_id))
 
@@ -256,8 +278,7 @@ def schedule_case(case_id: int):
 def unschedule_case(case_id: int):
     case = _secretary_case(case_id)
     session_id = case.session_id
-    cases.unschedule_case(case, actor=current_user)
-    db.session.commit()
+    run_atomically(lambda: cases.unschedule_case(case, actor=current_user))
     flash(_l("The case was taken off the agenda and waits for another session."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -269,8 +290,7 @@ def case_minutes(case_id: int):
     form = MinutesForm()
     if not form.validate_on_submit():
         raise refused(form, _l("A case takes 5–600 minutes."))
-    cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data)
-    db.session.commit()
+    run_atomically(lambda: cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data))
     flash(_l("The case's length was changed."), "success")
     return redirect(url_for("panels.case_detail", case_id=case_id))
 
@@ -281,8 +301,7 @@ def move_case(case_id: int, direction: str):
     case = _secretary_case(case_id)
     if direction not in ("up", "down"):
         abort(404)
-    cases.move_on_agenda(case, actor=current_user, direction=direction)
-    db.session.commit()
+    run_atomically(lambda: cases.move_on_agenda(case, actor=current_user, direction=direction))
     return redirect(url_for("panels.session_detail", session_id=case.session_id) + f"#case-{case.id}")
 
 
@@ -292,8 +311,7 @@ def declare_conflict(case_id: int):
     case = services.get_case(case_id)
     if not services.in_pool(case.panel, current_user):
         abort(404)
-    cases.declare_conflict(case, actor=current_user)
-    db.session.commit()
+    run_atomically(lambda: cases.declare_conflict(case, actor=current_user))
     flash(_l("Your conflict of interest was recorded. You were taken off the case and the secretary sees it."), "success")
     return redirect(url_for("panels.expert_sessions"))
 
@@ -302,6 +320,9 @@ def declare_conflict(case_id: int):
 @roles_required("secretary")
 def statement(case_id: int):
     case = _secretary_case(case_id)
+    if case.is_erased:
+        flash(_l("The case's content has been erased."), "error")
+        return redirect(url_for("panels.case_detail", case_id=case.id))
     st = case.statement
     form = StatementForm()
     if request.method == "GET" and st is not None:
@@ -313,11 +334,10 @@ def statement(case_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            cases.record_statement(case, actor=current_user, text=form.text.data,
-                                      recommendations=form.recommendations.data or "",
-                                      responsible_services=form.responsible_services.data or "",
-                                      follow_up=form.follow_up.data or None)
-            db.session.commit()
+            run_atomically(lambda: cases.record_statement(case, actor=current_user, text=form.text.data,
+                                                             recommendations=form.recommendations.data or "",
+                                                             responsible_services=form.responsible_services.data or "",
+                                                             follow_up=form.follow_up.data or None))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
@@ -331,8 +351,7 @@ def statement(case_id: int):
         not_started = str(_l("The advice can be recorded once the session has started (%(when)s).",
                              when=format_datetime(case.session.start_dt)))
         message = None if request.method == "GET" else message
-    services.log_case_read(case, current_user, via="page")
-    db.session.commit()
+    run_atomically(lambda: services.log_case_read(case, current_user, via="page"))
     status = 422 if (form.errors or message) else 200
     return render_template("panels/statement_form.html", form=form, case=case, message=message,
                            not_started=not_started), status
@@ -349,6 +368,8 @@ def _session(session_id: int) -> PanelSession:
 def session_detail(session_id: int):
     session = _session(session_id)
     if not services.can_see_agenda(session, current_user):
+        services.log_case_reads(session.agenda, current_user, via="page", action="refused")
+        db.session.commit()
         abort(404)
     is_secretary = session.panel.is_secretary(current_user)
     lines = services.agenda_for(session, current_user)
@@ -363,7 +384,7 @@ def session_detail(session_id: int):
     end_local = to_local(session.end_dt)
     move_form.end_time.data = f"{end_local.hour}.{end_local.minute:02d}"
     invited = attendance.is_invited(session, current_user)
-    return render_template(
+    html = render_template(
         "panels/session_detail.html", session=session, items=items, readable=readable, hidden_refs=hidden_refs,
         is_secretary=is_secretary,
         used=services.used_minutes(session), started=session.start_dt <= now, move_form=move_form,
@@ -372,6 +393,12 @@ def session_detail(session_id: int):
         invited=invited, my_answer=attendance.answer_of(session, current_user) if invited else None,
         attendance_form=AttendanceForm(),
     )
+    # every item that shows its case reference or content is a read (logged after rendering: a
+    # commit before it would reload every row shown)
+    services.log_case_reads([c for c in items if c.id not in hidden_refs or c.id in readable], current_user,
+                            via="page")
+    db.session.commit()
+    return html
 
 
 @bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
@@ -386,8 +413,9 @@ def answer_attendance(session_id: int):
         flash(_l("Use at most %(n)d characters.", n=attendance.NOTE_MAX), "error")
         return redirect(url_for("panels.session_detail", session_id=session_id))
     attending = request.form.get("attending") == "yes"
-    attendance.answer_attendance(session, actor=current_user, attending=attending, note=form.note.data or "")
-    db.session.commit()  # a refusal: the error handler's message back on the page
+    # a refusal: the error handler's message back on the page
+    run_atomically(lambda: attendance.answer_attendance(session, actor=current_user, attending=attending,
+                                                        note=form.note.data or ""))
     flash(_l("Thank you: the secretary sees that you will attend.") if attending
           else _l("Thank you: the secretary was told that you cannot attend."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
@@ -396,8 +424,8 @@ def answer_attendance(session_id: int):
 @bp.route("/sessions/<int:session_id>/publish", methods=["POST"])
 @roles_required("secretary")
 def publish_session(session_id: int):
-    services.publish_agenda(_session(session_id), actor=current_user)
-    db.session.commit()
+    session = _session(session_id)
+    run_atomically(lambda: services.publish_agenda(session, actor=current_user))
     flash(_l("The agenda was published and the invitations are on their way."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -415,8 +443,7 @@ def move_session(session_id: int):
         except ValueError:
             flash(_l("Write the date as d.m.yyyy and the times as 12.30."), "error")
             return redirect(url_for("panels.session_detail", session_id=session_id))
-        services.move_session(session, actor=current_user, start=start, end=end)
-        db.session.commit()
+        run_atomically(lambda: services.move_session(session, actor=current_user, start=start, end=end))
         flash(_l("The session was moved."), "success")
     else:
         flash(_l("Write the date as d.m.yyyy and the times as 12.30."), "error")
@@ -430,8 +457,11 @@ def cancel_session(session_id: int):
     form = CancelSessionForm()
     if not form.validate_on_submit():
         raise refused(form)
-    services.cancel_session(session, actor=current_user, reason=form.reason.data or "")
-    db.session.commit()
+    session = run_atomically(lambda: services.cancel_session(session, actor=current_user,
+                                                             reason=form.reason.data or ""))
+    if session.already_done:
+        flash(_l("The session has already been cancelled."), "success")
+        return redirect(url_for("panels.session_detail", session_id=session_id))
     flash(_l("The session was cancelled. Its cases moved to the next session and their submitters were told."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -441,8 +471,7 @@ def cancel_session(session_id: int):
 def mark_held(session_id: int):
     session = _session(session_id)
     held = request.form.get("held") == "1"
-    services.mark_held(session, actor=current_user, held=held)
-    db.session.commit()
+    run_atomically(lambda: services.mark_held(session, actor=current_user, held=held))
     flash(_l("The session was marked held.") if held else _l("The session was marked not held; its cases moved to the next session."),
           "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
@@ -464,7 +493,10 @@ def sessions():
 def expert_sessions():
     sessions = services.sessions_for_expert(current_user)
     mine = {s.id: [c for c in s.agenda if any(e.id == current_user.id for e in c.experts)] for s in sessions}
-    return render_template("panels/expert_sessions.html", sessions=sessions, mine=mine)
+    html = render_template("panels/expert_sessions.html", sessions=sessions, mine=mine)
+    services.log_case_reads([c for cs in mine.values() for c in cs], current_user, via="page")
+    db.session.commit()
+    return html
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -558,8 +590,7 @@ def admin_new_panel():
     message = None
     if form.validate_on_submit():
         try:
-            panel = panel_admin.create_panel(actor=current_user, **_panel_values(form))
-            db.session.commit()
+            panel = run_atomically(lambda: panel_admin.create_panel(actor=current_user, **_panel_values(form)))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
@@ -581,8 +612,8 @@ def admin_panel(panel_id: int):
     message = None
     if request.method == "POST" and form.validate_on_submit():
         try:
-            panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data), **_panel_values(form))
-            db.session.commit()
+            run_atomically(lambda: panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data),
+                                                            **_panel_values(form)))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
@@ -603,9 +634,10 @@ def admin_set_expert(panel_id: int):
     form.expertise.choices = expertise_choices()
     if not form.validate_on_submit():
         raise refused(form, _l("Enter the expert's e-mail address."))
-    panel_admin.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
-                           organisation=form.organisation.data or "", languages=form.languages.data or ["fi"])
-    db.session.commit()
+    run_atomically(lambda: panel_admin.set_expert(panel, actor=current_user, email=form.email.data,
+                                                  expertise=form.expertise.data or [],
+                                                  organisation=form.organisation.data or "",
+                                                  languages=form.languages.data or ["fi"]))
     flash(_l("The expert pool was updated."), "success")
     return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
 
@@ -613,8 +645,8 @@ def admin_set_expert(panel_id: int):
 @bp.route("/admin/<int:panel_id>/experts/<int:expert_id>/remove", methods=["POST"])
 @roles_required("admin")
 def admin_remove_expert(panel_id: int, expert_id: int):
-    panel_admin.remove_expert(services.get_panel(panel_id), actor=current_user, expert_id=expert_id)
-    db.session.commit()
+    panel = services.get_panel(panel_id)
+    run_atomically(lambda: panel_admin.remove_expert(panel, actor=current_user, expert_id=expert_id))
     flash(_l("The expert was removed from the pool."), "success")
     return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
 
@@ -622,11 +654,7 @@ def admin_remove_expert(panel_id: int, expert_id: int):
 @bp.route("/admin/read-log")
 @roles_required("admin")
 def read_log():
-    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    """The old address of the case read log: the access log covers panel cases and bookings."""
     case_id = request.args.get("case", type=int)
-    if case_id is not None and not 0 < case_id <= MAX_DB_INT:
-        case_id = 0  # no such case: an empty log, not an overflowing query
-    rows = services.case_reads(limit=101, offset=(page - 1) * 100, case_id=case_id)
-    return render_template("panels/read_log.html", rows=rows[:100], page=page, has_more=len(rows) > 100,
-                           case_id=case_id)
-
+    args = {"object_type": "panel_case", "object_id": case_id} if case_id else {}
+    return redirect(url_for("access_log.index", **args), 301)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..jobs import register_retention
+from .access_log import retention_step as access_log_retention
+from .access_log_views import init_app as access_log_init
 from .admin import init_app as admin_init
 from .cli import unit_cli, user_cli
 from .entra import init_app as entra_init
@@ -24,3 +27,6 @@ def init_app(app: Flask) -> None:
     register_nav(app)
     admin_init(app)
     entra_init(app)
+    access_log_init(app)
+    register_retention(app, "access-log", access_log_retention,
+                       {"access_log_entries": "access log entries deleted"})

@@ -13,6 +13,7 @@ from ..core.errors import ValidationFailed
 from ..core.forms import FORM_REFUSALS, choices, error_message
 from ..core.nav import AdminLink, NavItem, add_admin_link, add_nav, admin_links_for_current_user
 from ..core.permissions import roles_required
+from ..core.transactions import run_atomically
 from ..extensions import db
 from . import services
 from .forms import ExpertiseForm, ImportForm, SetPasswordForm, UnitForm, UserForm
@@ -92,10 +93,13 @@ def unit_new():
     message = None
     if form.validate_on_submit():
         try:
-            unit = services.create_unit(code=form.code.data, name_fi=form.name_fi.data, name_sv=form.name_sv.data,
-                                        name_en=form.name_en.data, kind=form.kind.data)
-            unit.is_active = bool(form.is_active.data)
-            db.session.commit()
+            def work():
+                unit = services.create_unit(code=form.code.data, name_fi=form.name_fi.data, name_sv=form.name_sv.data,
+                                            name_en=form.name_en.data, kind=form.kind.data)
+                unit.is_active = bool(form.is_active.data)
+                return unit
+
+            unit = run_atomically(work)
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = error_message(form, exc)
@@ -114,9 +118,9 @@ def unit_edit(unit_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            services.update_unit(unit, name_fi=form.name_fi.data, name_sv=form.name_sv.data, name_en=form.name_en.data,
-                                 kind=form.kind.data, is_active=bool(form.is_active.data))
-            db.session.commit()
+            run_atomically(lambda: services.update_unit(unit, name_fi=form.name_fi.data, name_sv=form.name_sv.data,
+                                                        name_en=form.name_en.data, kind=form.kind.data,
+                                                        is_active=bool(form.is_active.data)))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = error_message(form, exc)
@@ -174,20 +178,23 @@ def user_new():
     message = None
     if form.validate_on_submit():
         try:
-            user = services.create_user(
-                email=form.email.data, name=form.name.data, roles=list(form.roles.data or []),
-                unit_codes=list(form.units.data or []), language=form.language.data or "fi",
-                password=form.password.data or None, title=form.title.data or "",
-                organisation=form.organisation.data or "",
-            )
-            user.is_active = bool(form.is_active.data)
-            link_sent = False
-            if form.send_link.data and user.is_active:
-                from .password_links import issue_link
+            def work():
+                user = services.create_user(
+                    email=form.email.data, name=form.name.data, roles=list(form.roles.data or []),
+                    unit_codes=list(form.units.data or []), language=form.language.data or "fi",
+                    password=form.password.data or None, title=form.title.data or "",
+                    organisation=form.organisation.data or "",
+                )
+                user.is_active = bool(form.is_active.data)
+                link_sent = False
+                if form.send_link.data and user.is_active:
+                    from .password_links import issue_link
 
-                issue_link(user, "welcome")
-                link_sent = True
-            db.session.commit()
+                    issue_link(user, "welcome")
+                    link_sent = True
+                return user, link_sent
+
+            user, link_sent = run_atomically(work)
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = error_message(form, exc)
@@ -236,12 +243,11 @@ def user_edit(user_id: int):
     message = None
     if form.validate_on_submit():
         try:
-            services.update_user(
+            run_atomically(lambda: services.update_user(
                 user, name=form.name.data, roles=list(form.roles.data or []), unit_codes=list(form.units.data or []),
                 language=form.language.data or "fi", is_active=bool(form.is_active.data),
                 title=form.title.data or "", organisation=form.organisation.data or "", actor=current_user,
-            )
-            db.session.commit()
+            ))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = error_message(form, exc)
@@ -260,8 +266,8 @@ def user_password(user_id: int):
     message = None
     if password_form.validate_on_submit():
         try:
-            services.set_password(user, password_form.new_password.data, end_sessions=user.id != current_user.id)
-            db.session.commit()
+            run_atomically(lambda: services.set_password(user, password_form.new_password.data,
+                                                         end_sessions=user.id != current_user.id))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = error_message(password_form, exc, aliases={"password": "new_password"})
@@ -333,9 +339,8 @@ def expertise_edit(code: str):
     message = None
     if form.validate_on_submit():
         try:
-            services.update_expertise_area(area, name_fi=form.name_fi.data, name_sv=form.name_sv.data,
-                                           name_en=form.name_en.data, position=form.position.data)
-            db.session.commit()
+            run_atomically(lambda: services.update_expertise_area(area, name_fi=form.name_fi.data, name_sv=form.name_sv.data,
+                                                                  name_en=form.name_en.data, position=form.position.data))
         except FORM_REFUSALS as exc:
             db.session.rollback()
             message = error_message(form, exc)

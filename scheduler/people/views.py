@@ -10,6 +10,7 @@ from ..core.errors import DomainError
 from ..core.forms import FORM_REFUSALS, apply_errors
 from ..core.nav import NavItem, add_nav
 from ..core.timefmt import parse_date
+from ..core.transactions import run_atomically
 from ..core.views import safe_next
 from ..extensions import db
 from . import auth
@@ -60,8 +61,7 @@ def sign_in():
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out():
-    auth.end_session(session.get("sid"))
-    db.session.commit()
+    run_atomically(lambda: auth.end_session(session.get("sid")))
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -173,10 +173,12 @@ def change_password():
         if not auth.verify_password(current_user, form.current.data):
             form.current.errors = [str(_l("The current password is wrong."))]
         else:
-            set_password(current_user, form.new.data)
-            # whoever knew the old password is signed out everywhere else; this browser stays in
-            auth.end_all_sessions(current_user, keep=session.get("sid"))
-            db.session.commit()
+            def work():
+                set_password(current_user, form.new.data)
+                # whoever knew the old password is signed out everywhere else; this browser stays in
+                auth.end_all_sessions(current_user, keep=session.get("sid"))
+
+            run_atomically(work)
             flash(_l("Your password has been changed. You were signed out on your other devices."), "success")
             return redirect(url_for("people.profile"))
     return _profile_page(password_form=form, status=422)
@@ -200,9 +202,8 @@ def create_token():
             form.expires.errors = [str(_l("Write the date as d.m.yyyy, e.g. 5.1.2027."))]
             return _profile_page(token_form=form, status=422)
     try:
-        raw = auth.create_api_token(current_user, form.label.data or "", expires=expires,
-                                    never_expires=bool(form.never_expires.data))
-        db.session.commit()
+        raw = run_atomically(lambda: auth.create_api_token(current_user, form.label.data or "", expires=expires,
+                                                           never_expires=bool(form.never_expires.data)))
     except FORM_REFUSALS as exc:
         db.session.rollback()
         rest = apply_errors(form, exc)

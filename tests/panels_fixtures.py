@@ -1,4 +1,4 @@
-"""Fixtures and helpers for the expert panel's tests (no tests here)."""
+"""Fixtures for the expert panel's tests (a pytest plugin, see conftest.py) and their helpers."""
 
 from __future__ import annotations
 
