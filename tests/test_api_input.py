@@ -8,10 +8,9 @@ import json
 
 import pytest
 
-from .consultations_fixtures import *  # noqa: F403  (fixtures: world)
+from .panels_fixtures import CASE
 from .test_consultations_api import SERIES
 from .test_panels_api import PANEL
-from .test_panels_support import CASE, people  # noqa: F401
 
 BIG_ID = 2**31  # one past the largest database INTEGER
 

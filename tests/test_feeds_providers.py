@@ -107,7 +107,7 @@ def test_booker_and_host_see_the_booking_others_do_not(app, db, world, consultat
         assert list(evs) == [booking.ical_uid]
         ev = evs[booking.ical_uid]
         assert ev["DTSTART"].dt == local(2030, 1, 8, 13) and ev["DTEND"].dt == local(2030, 1, 8, 13, 30)
-        assert str(ev["SUMMARY"]) == "Teams-konsultaatio: Lasten ja nuorten psykiatrian poliklinikka"
+        assert str(ev["SUMMARY"]) == "Teams-konsultaatio: LANU-konsultaatio – Lasten ja nuorten psykiatrian poliklinikka"
         assert str(ev["URL"]) == f"http://127.0.0.1:5000/consultations/bookings/{booking.id}"
         assert ev["STATUS"] == "CONFIRMED"
         assert ev["DTSTAMP"].dt == booking.updated_dt.replace(microsecond=0)

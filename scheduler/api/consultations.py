@@ -7,13 +7,15 @@ from typing import Annotated, Literal
 
 from flask import jsonify
 from flask_babel import lazy_gettext as _l
-from pydantic import Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..consultations import services as svc
 from ..consultations.models import MODALITIES, Booking, ConsultationSeries
 from ..consultations.slots import SlotView
 from ..core import recurrence
 from ..core.db import utcnow
+from ..core.errors import ValidationFailed
 from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import app_tz, iso_local, to_local
 from ..extensions import db
@@ -50,9 +52,37 @@ def _series_rule(rule: str) -> None:
 
 # --- requests -------------------------------------------------------------------------------------
 
+class TitlesIn(ApiModel):
+    """A series' title in Finnish, Swedish and English; sv and en fall back to the Finnish one."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    fi: Text(200) | None = None
+    sv: Text(200) | None = None
+    en: Text(200) | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data):
+        if isinstance(data, dict) and set(data) - {"fi", "sv", "en"}:
+            message = str(_l("Give the titles as an object with the keys fi, sv and en."))
+            raise PydanticCustomError("scheduler", "{message}", {"message": message})
+        return data
+
+
 class SeriesIn(ApiModel):
     unit: Text(40)
-    title: Text(200)
+    titles: TitlesIn | None = None  # before title: title may be left out when titles.fi is given
+    title: Text(200) | None = Field(None, validate_default=True,
+                                    description="The Finnish (default) title; required unless titles.fi is given.")
+
+    @field_validator("title")
+    @classmethod
+    def _title_or_titles_fi(cls, value, info: ValidationInfo):
+        titles = info.data.get("titles")
+        if value is None and not (titles is not None and titles.fi):
+            raise PydanticCustomError("missing", "Field required")
+        return value
     rrule: Annotated[Text(200), checked_by(_series_rule, _l("The recurrence is not valid."))]
     first_start: LocalDateTime
     slot_minutes: Int(5, 480) = 30
@@ -144,10 +174,17 @@ class BookingList(ResponseModel):
     bookings: list[BookingOut]
 
 
+class TitlesOut(ResponseModel):
+    fi: str
+    sv: str
+    en: str
+
+
 class SeriesOut(ResponseModel):
     id: int
     unit: str
     title: str
+    titles: TitlesOut
     rrule: str
     first_start: str = Field(description="Local wall time, e.g. 2027-01-05T13:00.")
     slot_minutes: int
@@ -168,11 +205,16 @@ class SeriesList(ResponseModel):
     series: list[SeriesOut]
 
 
-def slot_json(sv: SlotView, tz=None) -> dict:
+def caller_language(user) -> str:
+    """The caller's profile language (fi when unset or unknown): the API has no page language."""
+    return user.language if getattr(user, "language", None) in LANGUAGES else "fi"
+
+
+def slot_json(sv: SlotView, tz=None, lang: str = "fi") -> dict:
     s = sv.series
     tz = tz or app_tz()
     return {
-        "id": sv.id, "series_id": s.id, "unit": s.unit.code, "title": s.title,
+        "id": sv.id, "series_id": s.id, "unit": s.unit.code, "title": s.localized("title", lang),
         "start": sv.start_dt.astimezone(tz).isoformat(timespec="seconds"),
         "end": sv.end_dt.astimezone(tz).isoformat(timespec="seconds"), "capacity": sv.capacity, "booked": sv.booked,
         "modality": s.modality, "location": s.location, "languages": list(s.languages or []),
@@ -196,7 +238,8 @@ def booking_json(b: Booking) -> dict:
 
 def series_json(s: ConsultationSeries) -> dict:
     return {
-        "id": s.id, "unit": s.unit.code, "title": s.title, "rrule": s.rrule,
+        "id": s.id, "unit": s.unit.code, "title": s.title,
+        "titles": {"fi": s.title, "sv": s.title_sv or "", "en": s.title_en or ""}, "rrule": s.rrule,
         "first_start": to_local(s.first_start_dt).replace(tzinfo=None).isoformat(timespec="minutes"),
         "slot_minutes": s.slot_minutes, "slots": s.slots_per_occurrence, "capacity": s.capacity,
         "modality": s.modality, "location": s.location, "languages": list(s.languages or []),
@@ -210,15 +253,24 @@ def series_json(s: ConsultationSeries) -> dict:
            body=SeriesIn, response=SeriesOut, status=201)
 def create_series(body: SeriesIn):
     actor = current_api_user()
+    titles = body.titles or TitlesIn()
     data = svc.SeriesInput(
-        unit=body.unit, title=body.title, rrule=body.rrule, first_start=body.first_start,
+        unit=body.unit, title=body.title or titles.fi or "", title_sv=titles.sv or "", title_en=titles.en or "",
+        rrule=body.rrule, first_start=body.first_start,
         slot_minutes=body.slot_minutes, slots=body.slots, capacity=body.capacity, modality=body.modality,
         location=body.location, languages=body.languages, open_to=body.open_to,
         min_notice_hours=body.min_notice_hours, horizon_days=body.horizon_days, until=body.until,
         description=body.description,
     )
-    series = svc.run_atomically(lambda: svc.create_series(actor=actor, data=data))
+    try:
+        series = svc.run_atomically(lambda: svc.create_series(actor=actor, data=data))
+    except ValidationFailed as exc:  # the service names the sv/en titles title_sv/title_en
+        exc.fields = {_API_FIELD.get(k, k): v for k, v in (exc.fields or {}).items()}
+        raise
     return jsonify(series_json(series)), 201
+
+
+_API_FIELD = {"title_sv": "titles.sv", "title_en": "titles.en"}
 
 
 @api_route("/consultation-series", summary="Consultation hours the caller hosts", response=SeriesList)
@@ -233,13 +285,15 @@ def slots(query: SlotsQuery):
     flt = svc.SlotFilter(date_from=d1, date_to=d2, unit=query.unit or None, kind=query.kind,
                          modality=query.modality, language=query.language, available_only=query.available)
     tz = app_tz()
-    listed = svc.list_slots(actor=current_api_user(), flt=flt)
+    actor = current_api_user()
+    lang = caller_language(actor)  # the title in the caller's profile language
+    listed = svc.list_slots(actor=actor, flt=flt)
     per_series: dict[int, dict] = {}  # the series' part of each slot, built once per series
     out = []
     for sv in listed:
         base = per_series.get(id(sv.series))
         if base is None:
-            full = slot_json(sv, tz)
+            full = slot_json(sv, tz, lang)
             base = per_series[id(sv.series)] = {k: full[k] for k in _SERIES_KEYS}
         out.append({**base, "id": sv.id, "start": sv.start_dt.astimezone(tz).isoformat(timespec="seconds"),
                     "end": sv.end_dt.astimezone(tz).isoformat(timespec="seconds"), "capacity": sv.capacity,

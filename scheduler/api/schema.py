@@ -209,6 +209,8 @@ def _fields(model: type[BaseModel], exc: ValidationError) -> dict[str, str]:
     for err in exc.errors(include_url=False, include_input=False):
         loc = err["loc"]
         name = str(loc[0]) if loc else "body"
+        if len(loc) > 1 and isinstance(loc[1], str):  # a key of a nested object: "titles.sv"
+            name = f"{name}.{loc[1]}"
         fields.setdefault(name, _message(model, err))  # the first problem of each field
     return fields
 

@@ -42,7 +42,10 @@ def seed(users: dict) -> None:
         unit="LANU-ROI", title="LANU-konsultaatio lastensuojelulle", rrule=build_rrule("weekly", tue),
         first_start=datetime.combine(tue, time(13)), slot_minutes=30, slots=2, capacity=1, modality="teams",
         languages=["fi", "sv"], open_to=["child_welfare", "substance"], min_notice_hours=24, horizon_days=90,
-        description="Lasten ja nuorten psykiatrian konsultaatio: oireilu, hoitoonohjaus, yhteistyö koulun kanssa."))
+        description="Lasten ja nuorten psykiatrian konsultaatio: oireilu, hoitoonohjaus, yhteistyö koulun kanssa.",
+        title_sv="LANU-konsultation för barnskyddet", title_en="Child psychiatry (LANU) consultation for child welfare",
+        description_sv="Konsultation inom barn- och ungdomspsykiatrin: symtom, remiss till vård, samarbete med skolan.",
+        description_en="Child and youth psychiatry: symptoms, referral to care, working with the school."))
 
     thu = _next_weekday(today - timedelta(days=14), 3)
     paihde = svc.create_series(actor=paivi, now=past, data=svc.SeriesInput(
@@ -57,7 +60,9 @@ def seed(users: dict) -> None:
         first_start=datetime.combine(wed, time(10)), slot_minutes=60, slots=1, capacity=4, modality="in_person",
         location="Rovakatu 2, neuvotteluhuone Ounas", languages=["fi", "sv"],
         open_to=["lanu", "substance", "education"], min_notice_hours=48, horizon_days=180,
-        description="Kuukausittainen monialainen konsultaatio: useita tapauksia samassa kokouksessa."))
+        description="Kuukausittainen monialainen konsultaatio: useita tapauksia samassa kokouksessa.",
+        title_sv="Barnskyddets gemensamma konsultationsmöte", title_en="Child welfare joint consultation meeting",
+        location_sv="Rovakatu 2, mötesrummet Ounas", location_en="Rovakatu 2, meeting room Ounas"))
 
     # past consultations (booked "then"), so "My consultations" shows both lists
     _book(lanu, sanna, 0, "LS-2026-031", "Nuoren koulupoissaolot ja ahdistus: tarvitaanko LANUn arvio?", now=past)

@@ -91,6 +91,15 @@ class SeriesForm(Form):
     min_notice_hours = IntegerField(_l("Book at least this many hours ahead"), default=24,
                                     validators=[InputRequired(_l("Enter the number of hours.")),
                                                 NumberRange(0, 1440, _l("Enter a number between 0 and 1440."))])
+    # Optional Swedish and English texts; readers of another language see the Finnish ones above.
+    title_sv = StringField(_l("Title in Swedish"), validators=[Optional(), Length(max=200)])
+    title_en = StringField(_l("Title in English"), validators=[Optional(), Length(max=200)])
+    description_sv = TextAreaField(_l("What the consultation is for, in Swedish"),
+                                   validators=[Optional(), Length(max=2000)])
+    description_en = TextAreaField(_l("What the consultation is for, in English"),
+                                   validators=[Optional(), Length(max=2000)])
+    location_sv = StringField(_l("Place in Swedish"), validators=[Optional(), Length(max=300)])
+    location_en = StringField(_l("Place in English"), validators=[Optional(), Length(max=300)])
     horizon_days = IntegerField(_l("Bookable this many days ahead"), default=90,
                                 validators=[InputRequired(_l("Enter the number of days.")),
                                             NumberRange(1, 730, _l("Enter a number between 1 and 730."))])

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..core.db import StatusText, UTCDateTime, sql_in, utcnow
 from ..core.transactions import Transitions
 from ..extensions import db
-from ..people.models import Unit, User
+from ..people.models import Unit, User, localized
 
 MODALITIES = ("teams", "in_person", "phone")
 
@@ -118,6 +118,14 @@ class ConsultationSeries(db.Model):
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     modality: Mapped[str] = mapped_column(String(20), default="teams")
     location: Mapped[str] = mapped_column(String(300), default="")
+    # The plain columns are the Finnish (default) text; Swedish and English are optional and fall
+    # back to it (localized()).
+    title_sv: Mapped[str | None] = mapped_column(String(200))
+    title_en: Mapped[str | None] = mapped_column(String(200))
+    description_sv: Mapped[str | None] = mapped_column(Text)
+    description_en: Mapped[str | None] = mapped_column(Text)
+    location_sv: Mapped[str | None] = mapped_column(String(300))
+    location_en: Mapped[str | None] = mapped_column(String(300))
     languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["fi"])
     open_to: Mapped[list[str]] = mapped_column(JSON, default=list)
     min_notice_hours: Mapped[int] = mapped_column(Integer, default=24)
@@ -138,6 +146,22 @@ class ConsultationSeries(db.Model):
     @property
     def occurrence_minutes(self) -> int:
         return self.slot_minutes * self.slots_per_occurrence
+
+    def localized(self, field: str, lang: str | None = None) -> str:
+        """title, description or location in `lang` (default: the request's), else in Finnish."""
+        return localized(self, field, lang)
+
+    @property
+    def display_title(self) -> str:
+        return self.localized("title")
+
+    @property
+    def display_description(self) -> str:
+        return self.localized("description")
+
+    @property
+    def display_location(self) -> str:
+        return self.localized("location")
 
     def __repr__(self) -> str:
         return f"<ConsultationSeries {self.id} {self.title!r} {self.rrule}>"

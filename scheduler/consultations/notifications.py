@@ -47,11 +47,14 @@ def booking_key(booking: Booking) -> str:
 
 
 def booking_summary(booking: Booking):
-    unit = booking.series.unit
+    """The series' title and the service, in the recipient's language (falling back to Finnish)."""
+    series = booking.series
+    unit = series.unit
 
     def summary(lang: str) -> str:
         with force_locale(lang):
-            return _("%(service)s – consultation", service=unit.localized_name(lang))
+            return _("%(title)s – %(service)s", title=series.localized("title", lang),
+                     service=unit.localized_name(lang))
 
     return summary
 
@@ -78,7 +81,7 @@ def booking_how(booking: Booking, teams_connected: bool):
         with force_locale(lang):
             if series.modality == "phone":
                 if series.location:
-                    return _("By phone: call %(number)s at the time.", number=series.location)
+                    return _("By phone: call %(number)s at the time.", number=series.localized("location", lang))
                 return _("By phone: the consultant calls you at the time.")
             if series.modality == "teams":
                 if teams_connected:
@@ -87,6 +90,12 @@ def booking_how(booking: Booking, teams_connected: bool):
             return _("In person at the place below.")
 
     return how
+
+
+def booking_place(booking: Booking):
+    """The series' place in the reader's language (Finnish where no translation was written)."""
+    series = booking.series
+    return lambda lang: series.localized("location", lang)
 
 
 def _teams_for(booking: Booking):
@@ -102,7 +111,8 @@ def sync_booking(booking: Booking, *, join_url: str | None = None) -> int:
     spec = MeetingSpec(key, booking.ical_uid, booking.sequence, booking.start_dt, booking.end_dt,
                        app_link("consultations.booking_detail", booking_id=booking.id),
                        location=(booking.series.location or "") if modality == "in_person" else "",
-                       join_url=spec_join, how_for=booking_how(booking, bool(teams)))
+                       join_url=spec_join, how_for=booking_how(booking, bool(teams)),
+                       location_for=booking_place(booking) if modality == "in_person" else None)
     summary = booking_summary(booking)
     if booking.status != "confirmed":
         if teams:
@@ -123,7 +133,7 @@ def booking_calendar_file(booking: Booking, lang: str) -> str:
                       end_dt=booking.end_dt, summary=booking_summary(booking)(lang),
                       organizer_email=current_app.config["MAIL_FROM"],
                       url=app_link("consultations.booking_detail", booking_id=booking.id),
-                      location=(booking.series.location or "") if booking.series.modality == "in_person" else "",
+                      location=booking.series.localized("location", lang) if booking.series.modality == "in_person" else "",
                       join_url=booking.join_url or "", description=booking_how(booking, bool(teams))(lang))
     return calendar_file(meeting, tz_name=current_app.config["APP_TIMEZONE"])
 
@@ -168,8 +178,9 @@ def booking_reminders(now: datetime | None = None, hours: int | None = None) -> 
         summary = booking_summary(b)
         url = app_link("consultations.booking_detail", booking_id=b.id)
         for inv in {i.email: i for i in booking_invitees(b)}.values():
-            queue_notice(inv, meeting_reminder(summary(language_or_default(inv.language)), b.start_dt, b.end_dt,
-                                               b.series.location or "", b.join_url or "", url),
+            lang = language_or_default(inv.language)
+            queue_notice(inv, meeting_reminder(summary(lang), b.start_dt, b.end_dt,
+                                               b.series.localized("location", lang), b.join_url or "", url),
                          dedupe_key=f"reminder:booking:{b.id}:{stamp(b.start_dt)}:{inv.email}")
             n += 1
     db.session.flush()

@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..core import recurrence
 from ..core.db import utcnow
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..core.hygiene import text_problem
 from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import booking_changed
@@ -126,6 +127,35 @@ class SeriesInput:
     until: date | None = None
     consultants: list[User] | None = None
     description: str = ""
+    # Optional Swedish and English texts; the fields above are the Finnish (default) ones.
+    title_sv: str = ""
+    title_en: str = ""
+    description_sv: str = ""
+    description_en: str = ""
+    location_sv: str = ""
+    location_en: str = ""
+
+
+TRANSLATED_SERIES_FIELDS = {"title": 200, "description": None, "location": 300}  # field → max length
+
+
+def _translations(errors: dict, data: SeriesInput) -> dict[str, str | None]:
+    """The optional sv/en texts, checked like the Finnish ones (length, hygiene, identity codes)."""
+    out: dict[str, str | None] = {}
+    for field, limit in TRANSLATED_SERIES_FIELDS.items():
+        for lang in ("sv", "en"):
+            name = f"{field}_{lang}"
+            raw = getattr(data, name, "")
+            value = (raw if isinstance(raw, str) else "").strip()
+            if raw is not None and not isinstance(raw, str):
+                errors[name] = str(_l("Enter text."))
+            elif limit and len(value) > limit:
+                errors[name] = str(_l("Use at most %(n)d characters.", n=limit))
+            elif (problem := text_problem(value)) is not None:
+                errors[name] = problem
+            identity_code_errors(errors, **{name: value})  # sv/en titles and places leave in invitations too
+            out[name] = value or None
+    return out
 
 
 def _int_in(errors: dict, name: str, value, lo: int, hi: int) -> int:
@@ -193,6 +223,7 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         errors["location"] = str(_l("Use at most 300 characters."))
     # the title and place go into invitations and calendar feeds
     identity_code_errors(errors, title=data.title, description=data.description, location=data.location)
+    translations = _translations(errors, data)
     if errors:
         raise ValidationFailed(str(_l("Check the consultation hours.")), fields=errors)
     consultants = data.consultants or [actor]
@@ -201,6 +232,7 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
         until=data.until, slot_minutes=slot_minutes, slots_per_occurrence=n_slots, capacity=capacity,
         modality=data.modality, location=(data.location or "").strip(), languages=languages, open_to=open_to,
         min_notice_hours=notice, horizon_days=horizon, created_by=actor, consultants=list(consultants),
+        **translations,
     )
     db.session.add(series)
     db.session.flush()

@@ -155,9 +155,10 @@ def slot_rows(slots: list) -> list[SlotRow]:
     for sv in slots:
         s = sv.series
         if s.id not in facts:
-            how = modality_label(s.modality) + (f": {s.location}" if s.location else "")
+            title, place = s.localized("title", lang), s.localized("location", lang)
+            how = modality_label(s.modality) + (f": {place}" if place else "")
             langs = ", ".join(language_label(code) for code in (s.languages or []))
-            facts[s.id] = SeriesFacts(s.title, f"{s.title} – {s.unit.name}", how, f"{languages_label}: {langs}")
+            facts[s.id] = SeriesFacts(title, f"{title} – {s.unit.name}", how, f"{languages_label}: {langs}")
         start, end = sv.start_dt.astimezone(tz), sv.end_dt.astimezone(tz)
         day = start.date()
         if day not in days:
@@ -424,7 +425,9 @@ def new_series():
                 languages=form.languages.data, open_to=form.open_to.data,
                 min_notice_hours=form.min_notice_hours.data, horizon_days=form.horizon_days.data,
                 until=parse_date(form.until.data) if form.until.data else None,
-                consultants=list(picked.values()) or None, description=form.description.data or "")
+                consultants=list(picked.values()) or None, description=form.description.data or "",
+                **{f"{name}_{lang}": getattr(form, f"{name}_{lang}").data or ""
+                   for name in svc.TRANSLATED_SERIES_FIELDS for lang in ("sv", "en")})
             try:
                 series = svc.run_atomically(lambda: svc.create_series(actor=current_user, data=data))
             except FORM_REFUSALS as exc:

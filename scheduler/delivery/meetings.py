@@ -58,6 +58,8 @@ class MeetingSpec:
     join_url: str = ""
     # how the meeting is held, in the reader's language ("By phone: the consultant calls you")
     how_for: Callable[[str], str] | None = None
+    # the place in the reader's language, when people wrote it in several (else `location`)
+    location_for: Callable[[str], str] | None = None
 
 
 def language_or_default(language: str | None) -> str:
@@ -91,7 +93,8 @@ def _send(row: CalendarInvitation, spec: MeetingSpec, summary: str, attendees: t
     meeting = Meeting(uid=spec.uid, sequence=spec.sequence, start_dt=start, end_dt=end,
                       summary=summary, organizer_email=current_app.config["MAIL_FROM"],
                       organizer_name=_organizer_name(row.language), attendees=attendees, url=spec.url,
-                      location=spec.location, join_url=spec.join_url if method == "REQUEST" else "",
+                      location=spec.location_for(row.language) if spec.location_for else spec.location,
+                      join_url=spec.join_url if method == "REQUEST" else "",
                       description=spec.how_for(row.language) if spec.how_for and method == "REQUEST" else "")
     updated = bool(row.sends) and row.method == "REQUEST"  # they already hold an entry for it
     row.sends = (row.sends or 0) + 1

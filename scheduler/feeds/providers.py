@@ -51,7 +51,8 @@ def _bookings_statement():
     return (
         select(Booking.id, Booking.ical_uid, Booking.start_dt, Booking.end_dt, Booking.status, Booking.sequence,
                Booking.join_url, Booking.updated_dt, ConsultationSeries.modality,
-               Unit.name_fi, Unit.name_sv, Unit.name_en, ConsultationSeries.updated_dt.label("series_updated_dt"))
+               Unit.name_fi, Unit.name_sv, Unit.name_en, ConsultationSeries.updated_dt.label("series_updated_dt"),
+               ConsultationSeries.title, ConsultationSeries.title_sv, ConsultationSeries.title_en)
         .join(ConsultationSeries, Booking.series_id == ConsultationSeries.id)
         .join(Unit, ConsultationSeries.unit_id == Unit.id)
         .where(or_(Booking.booker_id == bindparam("user_id"), Booking.series_id.in_(hosted)),
@@ -69,11 +70,13 @@ def consultation_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
     summaries: dict[tuple, str] = {}
     url = ctx.url("/consultations/bookings/")
     items = []
-    for (b_id, uid, start, end, status, sequence, join_url, updated, modality, n_fi, n_sv, n_en, _series) in rows:
-        summary = summaries.get((modality, n_fi, n_sv, n_en))
-        if summary is None:
-            summary = f"{kinds.get(modality, kinds['in_person'])}: {_unit_name(ctx.lang, n_fi, n_sv, n_en)}"
-            summaries[(modality, n_fi, n_sv, n_en)] = summary
+    for (b_id, uid, start, end, status, sequence, join_url, updated, modality, n_fi, n_sv, n_en, _series,
+         t_fi, t_sv, t_en) in rows:
+        summary = summaries.get((modality, n_fi, n_sv, n_en, t_fi, t_sv, t_en))
+        if summary is None:  # the series' title and the service, in the feed's language
+            summary = (f"{kinds.get(modality, kinds['in_person'])}: {_unit_name(ctx.lang, t_fi, t_sv, t_en)}"
+                       f" – {_unit_name(ctx.lang, n_fi, n_sv, n_en)}")
+            summaries[(modality, n_fi, n_sv, n_en, t_fi, t_sv, t_en)] = summary
         items.append(FeedItem(
             key=f"booking:{b_id}", uid=uid, start=start, end=end, summary=summary,
             status=CANCELLED if status == "cancelled" else CONFIRMED, updated_dt=updated, sequence=sequence,
@@ -169,7 +172,7 @@ def _invited_sessions_statement():
     return (
         select(PanelSession.id, PanelSession.ical_uid, PanelSession.start_dt, PanelSession.end_dt,
                PanelSession.status, PanelSession.sequence, PanelSession.join_url, PanelSession.updated_dt, Panel.name,
-               Panel.updated_dt.label("panel_updated_dt"))
+               Panel.updated_dt.label("panel_updated_dt"), Panel.name_sv, Panel.name_en)
         .join(Panel, PanelSession.panel_id == Panel.id)
         .where(PanelSession.published_dt.is_not(None),
                PanelSession.end_dt >= bindparam("window_start", type_=UTCDateTime),
@@ -185,7 +188,7 @@ def _own_cases_statement():
         select(PanelCase.id, PanelCase.ical_uid, PanelCase.start_dt, PanelCase.end_dt, PanelCase.status,
                PanelCase.sequence, PanelCase.updated_dt, PanelSession.status, PanelSession.join_url,
                PanelSession.updated_dt.label("session_updated_dt"), Panel.name,
-               Panel.updated_dt.label("panel_updated_dt"))
+               Panel.updated_dt.label("panel_updated_dt"), Panel.name_sv, Panel.name_en)
         .join(PanelSession, PanelCase.session_id == PanelSession.id)
         .join(Panel, PanelCase.panel_id == Panel.id)
         .where(PanelCase.submitter_id == bindparam("user_id"), PanelSession.published_dt.is_not(None),
@@ -200,19 +203,21 @@ def panel_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
     params = {"user_id": user.id, "window_start": ctx.window_start}
     items = []
     title = _("Expert panel: %(panel)s")
-    for s_id, uid, start, end, status, sequence, join_url, updated, panel_name, _panel in db.session.connection().execute(
-            _invited_sessions_statement(), params):
+    for (s_id, uid, start, end, status, sequence, join_url, updated, panel_name, _panel, name_sv,
+         name_en) in db.session.connection().execute(_invited_sessions_statement(), params):
+        panel = _unit_name(ctx.lang, panel_name, name_sv, name_en)
         items.append(FeedItem(
-            key=f"panel-session:{s_id}", uid=uid, start=start, end=end, summary=title % {"panel": panel_name},
+            key=f"panel-session:{s_id}", uid=uid, start=start, end=end, summary=title % {"panel": panel},
             status=_session_status(status), updated_dt=updated, sequence=sequence,
             url=ctx.url(f"/panels/sessions/{s_id}"), join_url=join_url,
         ))
     own_title = _("Expert panel, your case: %(panel)s")
-    for c_id, uid, start, end, c_status, sequence, c_updated, s_status, join_url, s_updated, panel_name, _panel in (
-            db.session.connection().execute(_own_cases_statement(), params)):
+    for (c_id, uid, start, end, c_status, sequence, c_updated, s_status, join_url, s_updated, panel_name, _panel,
+         name_sv, name_en) in db.session.connection().execute(_own_cases_statement(), params):
         cancelled = c_status in ("withdrawn", "declined") or _session_status(s_status) == CANCELLED
+        panel = _unit_name(ctx.lang, panel_name, name_sv, name_en)
         items.append(FeedItem(
-            key=f"panel-case:{c_id}", uid=uid, start=start, end=end, summary=own_title % {"panel": panel_name},
+            key=f"panel-case:{c_id}", uid=uid, start=start, end=end, summary=own_title % {"panel": panel},
             status=CANCELLED if cancelled else CONFIRMED, updated_dt=max(c_updated, s_updated), sequence=sequence,
             url=ctx.url(f"/panels/cases/{c_id}"), join_url=join_url,
         ))

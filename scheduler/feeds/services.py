@@ -338,7 +338,7 @@ def panel_feed(user: User, panel_id: int, *, now: datetime | None = None) -> Bui
         raise NotFound(str(_l("No such feed.")))
     ctx = _context(user, now)
     with force_locale(ctx.lang):
-        name = _("Expert panel sessions: %(panel)s", panel=panel.name)
+        name = _("Expert panel sessions: %(panel)s", panel=panel.localized_name(ctx.lang))
         return build_feed(name, panel_session_items(panel, ctx), ctx)
 
 

@@ -32,6 +32,8 @@ def seed(users: dict) -> None:
     created_at = now - timedelta(days=75)
     panel = panel_admin.create_panel(
         actor=admin, name="Lapin lastensuojelun monialainen asiantuntijatyöryhmä", region="Lappi",
+        name_sv="Lapplands multiprofessionella expertgrupp för barnskyddet",
+        name_en="Lapland multidisciplinary child welfare expert panel",
         rrule="FREQ=MONTHLY;BYDAY=2TH", first_start=datetime.combine(first, datetime.min.time()).replace(hour=12, minute=30),
         session_minutes=180, case_minutes=45, submission_deadline_days=10, agenda_days=5,
         secretaries=["sihteeri@demo.fi"],

@@ -115,6 +115,8 @@ class StatementForm(Form):
 class PanelForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the panel's name (at most 200 characters).")),
                                                Length(max=200)])
+    name_sv = StringField(_l("Name in Swedish"), validators=[Length(max=200)])
+    name_en = StringField(_l("Name in English"), validators=[Length(max=200)])
     region = StringField(_l("Region"), validators=[Length(max=200)])
     frequency = RadioField(_l("How often"), choices=choices([("monthly", _l("Monthly")), ("weekly", _l("Weekly"))]), default="monthly")
     # required like every unmarked field (the form says so): they always have a value

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..core.db import StatusText, UTCDateTime, sql_in, utcnow
 from ..core.transactions import Transitions
 from ..extensions import db
-from ..people.models import ExpertiseArea, User
+from ..people.models import ExpertiseArea, User, localized
 
 __all__ = [
     "Panel", "PanelSecretary", "PanelExpert", "PanelExpertArea", "PanelSession", "PanelCase",
@@ -157,7 +157,9 @@ class Panel(db.Model):
     __tablename__ = "panels"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # Finnish (default); sv/en optional, see localized_name
+    name_sv: Mapped[str | None] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
     region: Mapped[str] = mapped_column(String(200), default="")
     # RFC 5545 RRULE (without DTSTART), read in local time from first_start_local
     rrule: Mapped[str] = mapped_column(String(300))
@@ -177,6 +179,13 @@ class Panel(db.Model):
                                                       order_by="PanelExpert.id")
     sessions: Mapped[list[PanelSession]] = relationship(back_populates="panel", order_by="PanelSession.start_dt",
                                                         viewonly=True)
+
+    def localized_name(self, lang: str | None = None) -> str:
+        return localized(self, "name", lang)
+
+    @property
+    def display_name(self) -> str:
+        return self.localized_name()
 
     def is_secretary(self, user: User) -> bool:
         return any(s.id == user.id for s in self.secretaries)

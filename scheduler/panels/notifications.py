@@ -69,7 +69,7 @@ def session_key(session: PanelSession) -> str:
 def session_summary(session: PanelSession):
     def summary(lang: str) -> str:
         with force_locale(lang):
-            return _("Expert panel: %(panel)s", panel=session.panel.name)
+            return _("Expert panel: %(panel)s", panel=session.panel.localized_name(lang))
 
     return summary
 
@@ -77,7 +77,7 @@ def session_summary(session: PanelSession):
 def case_summary(case: PanelCase):
     def summary(lang: str) -> str:
         with force_locale(lang):
-            return _("Your case at the expert panel: %(panel)s", panel=case.panel.name)
+            return _("Your case at the expert panel: %(panel)s", panel=case.panel.localized_name(lang))
 
     return summary
 
@@ -147,8 +147,8 @@ def queue_agenda(session: PanelSession, *, join_url: str = "") -> int:
                       "expertise": ", ".join(a.localized_name(lang) for a in c.areas)}
                      for n, c in enumerate(session.agenda, start=1)]
             when = format_range(session.start_dt, session.end_dt, lang)
-            subject = _("Agenda: %(panel)s, %(when)s", panel=session.panel.name, when=when)
-        text, html = render_email("agenda", lang, panel=session.panel.name, when=when, items=items, url=url,
+            subject = _("Agenda: %(panel)s, %(when)s", panel=session.panel.localized_name(lang), when=when)
+        text, html = render_email("agenda", lang, panel=session.panel.localized_name(lang), when=when, items=items, url=url,
                                   join_url=join_url, subject=subject)
         queue_email(inv.email, subject, text, html, language=lang,
                     dedupe_key=f"agenda:{session.id}:{version}:{inv.email}")
@@ -200,7 +200,7 @@ def queue_case_notice(case: PanelCase, action: str) -> None:
             "statement": (_("The panel's advice on your case is ready"),
                           _("The expert panel has recorded its advice on your case. Read it in the service.")),
         }[action]
-        return f"{subject} – {case.panel.name}", [line], [], url, _("Open the case")
+        return f"{subject} – {case.panel.localized_name(lang)}", [line], [], url, _("Open the case")
 
     queue_notice(Invitee.of(user), build)
 
@@ -220,7 +220,7 @@ def queue_expert_left_notices(panel: Panel, expert: User, cases: list[PanelCase]
             facts.append((_("Case %(n)d", n=case_id), " · ".join([when, _("experts left: %(n)d", n=left), url])))
         lines = [_("%(name)s is no longer in the panel's expert pool and was taken off the cases below. "
                    "Choose another expert for each of them in the service.", name=expert.name)]
-        return (_("Cases need another expert") + " – " + panel.name, lines, facts,
+        return (_("Cases need another expert") + " – " + panel.localized_name(lang), lines, facts,
                 app_link("panels.secretary"), _("Open the secretary's page"))
 
     sent = 0
@@ -293,7 +293,8 @@ def handle_attendance_changed(message) -> None:
 
         def build(lang: str, secretary=secretary):
             when = format_range(session.start_dt, session.end_dt, lang)
-            return (_("An expert cannot attend: %(panel)s, %(when)s", panel=session.panel.name, when=when),
+            return (_("An expert cannot attend: %(panel)s, %(when)s", panel=session.panel.localized_name(lang),
+                      when=when),
                     [_("%(name)s has answered that they cannot attend the session. Choose a replacement on the case page.",
                        name=user.name)],
                     [(_("Session time"), when)], url, _("Open the session"))
@@ -364,7 +365,7 @@ def deadline_reminders(now: datetime, days: int) -> int:
             def build(lang: str, s=s, deadline=deadline, url=url):
                 when = format_range(s.start_dt, s.end_dt, lang)
                 return (_("Submission deadline %(deadline)s: %(panel)s", deadline=format_datetime(deadline, lang),
-                          panel=s.panel.name),
+                          panel=s.panel.localized_name(lang)),
                         [_("Cases for the expert panel's session are to be submitted by the deadline below.")],
                         [(_("Session time"), when), (_("Deadline for submitting cases"), format_datetime(deadline, lang))],
                         url, _("Open the session"))
@@ -393,7 +394,7 @@ def agenda_warnings(now: datetime) -> int:
 
             def build(lang: str, s=s, url=url):
                 when = format_range(s.start_dt, s.end_dt, lang)
-                return (_("The agenda is not published: %(panel)s, %(when)s", panel=s.panel.name, when=when),
+                return (_("The agenda is not published: %(panel)s, %(when)s", panel=s.panel.localized_name(lang), when=when),
                         [_("The agenda of this session should have been published by now. Publish it, or cancel the session, in the service.")],
                         [(_("Session time"), when), (_("Agenda due"), format_datetime(s.agenda_due_dt, lang))],
                         url, _("Open the session"))
@@ -430,7 +431,7 @@ def attendance_warnings(now: datetime, days: int) -> int:
                 for number, case, codes in gaps:
                     names = ", ".join(a.localized_name(lang) for a in case.areas if a.code in codes)
                     lines.append(_("Case %(number)d: %(expertise)s", number=number, expertise=names))
-                return (_("Experts missing: %(panel)s, %(when)s", panel=s.panel.name, when=when), lines,
+                return (_("Experts missing: %(panel)s, %(when)s", panel=s.panel.localized_name(lang), when=when), lines,
                         [(_("Session time"), when)], url, _("Open the session"))
 
             inv = Invitee.of(user)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ..core import recurrence
 from ..core.errors import NotFound, ValidationFailed
+from ..core.hygiene import text_problem
 from ..core.privacy import identity_code_errors
 from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import panel_session_changed
@@ -82,6 +83,22 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
     return values, errors
 
 
+def _name_translations(errors: dict, name_sv: str | None, name_en: str | None) -> dict[str, str | None]:
+    """The optional Swedish and English names (None: not given), checked like any typed text."""
+    out: dict[str, str | None] = {}
+    for field, raw in (("name_sv", name_sv), ("name_en", name_en)):
+        if raw is None:
+            continue
+        value = raw.strip() if isinstance(raw, str) else ""
+        if not isinstance(raw, str) or len(value) > 200:
+            errors[field] = str(_l("Enter the panel's name (at most 200 characters)."))
+        elif (problem := text_problem(value)) is not None:
+            errors[field] = problem
+        identity_code_errors(errors, **{field: value})
+        out[field] = value or None
+    return out
+
+
 def _users_by_email(emails: list[str], field: str, errors: dict, role: str | None = None) -> list[User]:
     users = []
     for raw in emails or []:
@@ -105,11 +122,13 @@ def _users_by_email(emails: list[str], field: str, errors: dict, role: str | Non
 def create_panel(*, actor: User, name: str, rrule: str, first_start: datetime | str, session_minutes: int = 180,
                  case_minutes: int = 45, submission_deadline_days: int = 10, agenda_days: int = 5, region: str = "",
                  secretaries: list[str] | None = None, experts: list[dict] | None = None, skip_july: bool = True,
-                 skip_holidays: bool = True, now: datetime | None = None) -> Panel:
+                 skip_holidays: bool = True, now: datetime | None = None, name_sv: str | None = None,
+                 name_en: str | None = None) -> Panel:
     _require_admin(actor)
     values, errors = _panel_values(name=name, region=region, rrule=rrule, first_start=first_start,
                                    session_minutes=session_minutes, case_minutes=case_minutes,
                                    submission_deadline_days=submission_deadline_days, agenda_days=agenda_days)
+    names = _name_translations(errors, name_sv, name_en)
     secretary_users = _users_by_email(secretaries or [], "secretaries", errors)
     expert_specs = []
     for spec in experts or []:
@@ -128,6 +147,7 @@ def create_panel(*, actor: User, name: str, rrule: str, first_start: datetime | 
         first_start_dt=local_to_utc(values["first_start"]), session_minutes=values["session_minutes"],
         case_minutes=values["case_minutes"], submission_deadline_days=values["submission_deadline_days"],
         agenda_days=values["agenda_days"], skip_july=bool(skip_july), skip_holidays=bool(skip_holidays),
+        **names,
     )
     panel.secretaries = secretary_users
     db.session.add(panel)
@@ -151,7 +171,8 @@ def _languages(value) -> str:
 def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_start: datetime | str,
                  session_minutes: int, case_minutes: int, submission_deadline_days: int, agenda_days: int,
                  region: str = "", secretaries: list[str] | None = None, skip_july: bool = True,
-                 skip_holidays: bool = True, is_active: bool = True, now: datetime | None = None) -> Panel:
+                 skip_holidays: bool = True, is_active: bool = True, now: datetime | None = None,
+                 name_sv: str | None = None, name_en: str | None = None) -> Panel:
     """Change a panel. When the rhythm changes, the coming unpublished sessions follow it: a
     session whose date is still in the rhythm takes the new time (if its agenda fits), one whose
     date is not is cancelled when it has no cases; sessions with cases or a published agenda stay
@@ -161,6 +182,7 @@ def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_star
                                    session_minutes=session_minutes, case_minutes=case_minutes,
                                    submission_deadline_days=submission_deadline_days, agenda_days=agenda_days)
     secretary_users = _users_by_email(secretaries or [], "secretaries", errors)
+    names = _name_translations(errors, name_sv, name_en)  # a name not given stays as it is
     if errors:
         raise ValidationFailed(str(_l("Check the panel's details.")), fields=errors)
     panel = lock_panel(panel.id)  # its sessions follow the new rhythm while no secretary changes them
@@ -171,6 +193,8 @@ def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_star
         or bool(skip_july) != panel.skip_july or bool(skip_holidays) != panel.skip_holidays
     )
     panel.name, panel.region, panel.rrule = values["name"], values["region"], values["rrule"]
+    for field, value in names.items():
+        setattr(panel, field, value)
     panel.first_start_dt = first_start_dt
     panel.session_minutes, panel.case_minutes = values["session_minutes"], values["case_minutes"]
     panel.submission_deadline_days, panel.agenda_days = values["submission_deadline_days"], values["agenda_days"]

@@ -536,7 +536,8 @@ def _panel_form(panel=None) -> PanelForm:
     parts = recurrence.parse_rrule(panel.rrule) or {"frequency": "monthly", "weekday": "TH", "ordinal": 2, "interval": 1}
     end = (datetime.combine(local.date(), local.time()) + timedelta(minutes=panel.session_minutes))
     return PanelForm(
-        name=panel.name, region=panel.region, frequency=parts["frequency"], ordinal=str(parts["ordinal"]),
+        name=panel.name, name_sv=panel.name_sv or "", name_en=panel.name_en or "", region=panel.region,
+        frequency=parts["frequency"], ordinal=str(parts["ordinal"]),
         weekday=parts["weekday"], interval=str(parts["interval"]),
         first_date=f"{local.day}.{local.month}.{local.year}", start_time=f"{local.hour}.{local.minute:02d}",
         end_time=f"{end.hour}.{end.minute:02d}", skip_july=panel.skip_july, skip_holidays=panel.skip_holidays,
@@ -572,7 +573,8 @@ def _panel_values(form: PanelForm) -> dict:
     first = datetime.combine(day, start)
     minutes = int((datetime.combine(day, end) - first).total_seconds() // 60)
     return {
-        "name": form.name.data, "region": form.region.data or "", "rrule": rule, "first_start": first,
+        "name": form.name.data, "name_sv": form.name_sv.data or "", "name_en": form.name_en.data or "",
+        "region": form.region.data or "", "rrule": rule, "first_start": first,
         "session_minutes": minutes, "case_minutes": form.case_minutes.data,
         "submission_deadline_days": form.submission_deadline_days.data, "agenda_days": form.agenda_days.data,
         "secretaries": [e.strip() for e in (form.secretaries.data or "").replace(",", "\n").splitlines() if e.strip()],

@@ -39,6 +39,22 @@ ROLE_LABELS = {
 LANGUAGE_LABELS = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
 
 
+def current_language() -> str:
+    loc = get_locale()
+    return loc.language if loc else "fi"
+
+
+def localized(obj, field: str, lang: str | None = None) -> str:
+    """Text people wrote in fi/sv/en: `field` is the Finnish (default) column, `field_sv` and
+    `field_en` the optional translations; an empty translation falls back to the Finnish text."""
+    lang = lang or current_language()
+    if lang != "fi":
+        text = getattr(obj, f"{field}_{lang}", None)
+        if text:
+            return text
+    return getattr(obj, field, None) or ""
+
+
 class LocalizedNameMixin:
     name_fi: Mapped[str]
     name_sv: Mapped[str]
@@ -46,8 +62,7 @@ class LocalizedNameMixin:
 
     def localized_name(self, lang: str | None = None) -> str:
         if lang is None:
-            loc = get_locale()
-            lang = loc.language if loc else "fi"
+            lang = current_language()
         return getattr(self, f"name_{lang}", None) or self.name_fi
 
     @property
