@@ -16,7 +16,7 @@ import pytest
 
 from .conftest import csrf_token, sign_in
 from .consultations_fixtures import make_series, slot_id  # noqa: F401
-from .test_panels_support import CASE, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, submit
 
 CANARY = "KANARIA-7f3e9b"
 LOGGERS = ("", "scheduler", "flask.app", "werkzeug", "sqlalchemy", "sqlalchemy.engine", "sqlalchemy.pool",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from .conftest import csrf_token, sign_in
-from .test_panels_support import CASE, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, submit
 
 
 def test_a_post_to_a_missing_object_is_its_404_page(client, panel, people, db):
@@ -26,20 +26,22 @@ def test_a_refused_post_is_a_message_back_on_the_page_it_came_from(client, panel
     case = submit(db, panel, people["worker"])
     sign_in(client, people["secretary"])
     token = csrf_token(client, f"/panels/cases/{case.id}")
-    assert client.post(f"/panels/cases/{case.id}/accept", data={"csrf_token": token}).status_code == 302
+    # a second accept is "already accepted" (a guarded transition), so the refusal here is of a declined case
+    assert client.post(f"/panels/cases/{case.id}/decline",
+                       data={"csrf_token": token, "message": "Ei paneelin asia."}).status_code == 302
 
-    # the second accept is refused (Conflict): back to the page it came from, with the reason
+    # accepting a declined case is refused (Conflict): back to the page it came from, with the reason
     came_from = "http://localhost/panels/secretary?x=1"
     resp = client.post(f"/panels/cases/{case.id}/accept", data={"csrf_token": token}, headers={"Referer": came_from})
     assert resp.status_code == 302 and resp.headers["Location"] == "/panels/secretary?x=1"
-    assert "Vain lähetetyn asian voi hyväksyä." in client.get("/panels/secretary").get_data(as_text=True)
+    assert "Asia on hylätty." in client.get("/panels/secretary").get_data(as_text=True)
 
     # without a Referer (or with another site's): the nearest page above the post's own address
     for headers in ({}, {"Referer": "https://evil.example/panels/secretary"}, {"Referer": "//evil.example/x"}):
         resp = client.post(f"/panels/cases/{case.id}/accept", data={"csrf_token": token}, headers=headers)
         assert resp.status_code == 302 and resp.headers["Location"] == f"/panels/cases/{case.id}", headers
     page = client.get(f"/panels/cases/{case.id}").get_data(as_text=True)
-    assert "Vain lähetetyn asian voi hyväksyä." in page
+    assert "Asia on hylätty." in page
 
 
 def test_a_form_posted_from_a_button_that_does_not_validate_goes_back_with_its_errors(client, panel, people, db):

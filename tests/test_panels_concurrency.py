@@ -15,8 +15,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import text
 
+from .panels_fixtures import NOW, submit
 from .test_consultations_concurrency import race
-from .test_panels_support import NOW, panel, people, signals, submit  # noqa: F401
 
 pytestmark = pytest.mark.postgres_only
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, event, select
 
 from .conftest import sign_in
 from .consultations_fixtures import NOW, slot_id
-from .test_panels_support import CASE, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, submit
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, String, Text, func, select
 
 from .conftest import sign_in
 from .consultations_fixtures import slot_id
-from .test_panels_support import CASE, NOW, panel, people, submit  # noqa: F401
+from .panels_fixtures import CASE, NOW, submit
 
 CANARY = "KANARIA"  # every erasable text below carries it
 HANDLED = datetime(2027, 2, 11, 16, 0, tzinfo=UTC)  # local 11.2.2027 18.00: advice recorded

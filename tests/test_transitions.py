@@ -16,7 +16,7 @@ from scheduler.panels.models import CASE_TRANSITIONS, SESSION_TRANSITIONS, CaseS
 
 from .consultations_fixtures import NOW as C_NOW
 from .consultations_fixtures import local, make_series, world  # noqa: F401
-from .test_panels_support import NOW, panel, people, signals, submit  # noqa: F401
+from .panels_fixtures import NOW, submit
 
 
 def test_tables_say_which_status_may_go_to_which():

@@ -17,8 +17,8 @@ from scheduler.core.timefmt import to_local
 
 from .conftest import csrf_token, sign_in
 from .consultations_fixtures import *  # noqa: F403  (world, make_series)
-from .test_panels_support import NOW as PANEL_NOW
-from .test_panels_support import panel, people, submit  # noqa: F401
+from .panels_fixtures import NOW as PANEL_NOW
+from .panels_fixtures import submit
 
 NO_UNIT = "Et kuulu mihinkään yksikköön, joten et voi varata konsultaatioita."
 
