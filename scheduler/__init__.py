@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request, session
+from flask import Flask, session
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
 
 from .config import instance_path, load_config
 from .extensions import babel, csrf, db, login_manager, migrate
@@ -122,42 +121,16 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
-    def wants_json() -> bool:
-        return request.path.startswith("/api/")
+    import smtplib
 
-    def render_error(status: int, message: str):
-        if wants_json():
-            code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                    405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "validation_failed",
-                    429: "too_many_requests"}.get(status, "server_error")
-            return jsonify(error={"code": code, "message": message, "fields": {}}), status
-        return render_template("core/error.html", status=status, message=message), status
+    import requests
+    from msal.exceptions import MsalError
 
-    @app.errorhandler(CSRFError)
-    def csrf_error(exc):
-        return render_error(400, str(_l("The form had expired. Please try again.")))
+    from .core.views import register_errors
+    from .delivery.microsoft import GraphError, GraphTokenError
+    from .delivery.outbox import RetryLater
 
-    @app.errorhandler(400)
-    def bad_request(exc):
-        return render_error(400, str(_l("The request could not be understood.")))
-
-    @app.errorhandler(403)
-    def forbidden(exc):
-        return render_error(403, str(_l("You do not have access to this page.")))
-
-    @app.errorhandler(404)
-    def not_found(exc):
-        return render_error(404, str(_l("The page was not found.")))
-
-    @app.errorhandler(405)
-    def not_allowed(exc):
-        return render_error(405, str(_l("This action is not allowed here.")))
-
-    @app.errorhandler(413)
-    def too_large(exc):
-        return render_error(413, str(_l("The file is too large.")))
-
-    @app.errorhandler(500)
-    def server_error(exc):
-        db.session.rollback()
-        return render_error(500, str(_l("Something went wrong on our side. Nothing was saved. Please try again.")))
+    # The outside world failing during a request (Microsoft's identity platform or Graph, the mail
+    # server, the network): a "not answering right now" page (503), never a 500.
+    register_errors(app, outside_faults=(GraphError, GraphTokenError, MsalError, requests.RequestException,
+                                         smtplib.SMTPException, RetryLater, ConnectionError, TimeoutError))

@@ -130,14 +130,15 @@ class MicrosoftStandIn:
         self.next_user = user
 
     def fail_next(self, status: int, *, retry_after: int | None = None, code: str | None = None,
-                  path_contains: str = "/v1.0/", times: int = 1) -> None:
-        """Queue a fault for the next matching request(s)."""
+                  path_contains: str = "/v1.0/", times: int = 1, text: str | None = None) -> None:
+        """Queue a fault for the next matching request(s): a Graph-style JSON error, or `text` as the
+        body (an HTML error page, as a load balancer in front of the identity platform sends)."""
         default_codes = {429: "TooManyRequests", 503: "ServiceNotAvailable", 401: "InvalidAuthenticationToken",
                          403: "Forbidden", 404: "NotFound", 400: "BadRequest", 500: "InternalServerError"}
         with self.lock:
             for _ in range(times):
                 self.faults.append({"status": status, "retry_after": retry_after, "path": path_contains,
-                                    "code": code or default_codes.get(status, "UnknownError")})
+                                    "code": code or default_codes.get(status, "UnknownError"), "text": text})
 
     def revoke_tokens(self) -> None:
         with self.lock:
@@ -453,6 +454,8 @@ def _make_handler(standin: MicrosoftStandIn):
             if fault:
                 rec.status = fault["status"]
                 extra = {"Retry-After": str(fault["retry_after"])} if fault["retry_after"] is not None else {}
+                if fault["text"] is not None:
+                    return self._send(fault["status"], {**extra, "Content-Type": "text/html"}, text=fault["text"])
                 _s, _h, err = standin.graph_error(fault["status"], fault["code"], "Injected fault.")
                 return self._send(fault["status"], extra, err)
 

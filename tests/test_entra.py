@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 import requests
 
 from .fixtures_microsoft import ENTRA_CLIENT_ID, OTHER_TENANT_ID, TENANT_ID, DirectoryUser
@@ -253,3 +254,37 @@ def test_an_unreachable_identity_platform_gives_a_clear_message(app, client, ent
     app.config["ENTRA_AUTHORITY_URL"] = f"https://127.0.0.1:{free_port()}"  # nobody listens there
     resp = client.get("/sign-in/entra")
     assert "ei ole juuri nyt käytettävissä" in refused(client, resp)
+
+
+def test_a_failing_discovery_document_gives_the_unavailable_message(app, client, entra_settings):
+    """Microsoft's OpenID configuration answers 500/503 (msal raises MsalServiceError): the person sees
+    the same 'not available right now' message as for a timeout, never a server error."""
+    for status in (500, 503):
+        from scheduler.people import entra
+
+        entra.forget_entra_clients()
+        entra_settings.fail_next(status, path_contains="/.well-known/openid-configuration")
+        resp = client.get("/sign-in/entra")
+        assert "ei ole juuri nyt käytettävissä" in refused(client, resp)
+        assert entra_settings.calls("GET", "/.well-known/openid-configuration", status=status)
+
+
+@pytest.mark.parametrize("status,text", [(500, None), (503, "<html><body>Service Unavailable</body></html>")])
+def test_a_failing_token_endpoint_gives_the_unavailable_message(app, db, client, make_user, entra_settings,
+                                                                status, text):
+    """The token endpoint answers 5xx (JSON or an HTML error page) when the code is redeemed."""
+    from scheduler.people import entra
+
+    make_user(email="hilda@hyvinvointialue.example", name="Hilda")
+    entra_settings.sign_in_as(DirectoryUser(upn="hilda@hyvinvointialue.example", name="Hilda"))
+    callback = at_microsoft(start(client))
+    entra_settings.fail_next(status, path_contains="/oauth2/v2.0/token", text=text)
+    resp = back_to_us(client, callback)
+    assert "ei ole juuri nyt käytettävissä" in refused(client, resp)
+    assert entra_settings.calls("POST", "/oauth2/v2.0/token", status=status)
+    assert client.get("/profile").status_code == 302  # not signed in
+    # once Microsoft answers again, the sign-in works (msal holds a 5xx answer back for a few
+    # seconds per client; a fresh client stands for "a little later")
+    entra.forget_entra_clients()
+    assert full_flow(client).status_code == 302
+    assert client.get("/profile").status_code == 200

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import (
-    IntegerField,
-    RadioField,
-    SelectChoice,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..core.forms import Form, MultiCheckboxField, choices
 from ..core.timefmt import parse_date, parse_time
 from ..people.models import LANGUAGE_LABELS, UNIT_KIND_LABELS
 
@@ -25,11 +16,6 @@ RECURRENCE_LABELS = {
     "biweekly": _l("Every other week"),
     "monthly": _l("Once a month on the same weekday (e.g. the 2nd Tuesday)"),
 }
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _date_ok(form, field):
@@ -48,11 +34,6 @@ def _time_ok(form, field):
             raise ValidationError(_l("Write the time as hh.mm, e.g. 13.00.")) from exc
 
 
-def choices(pairs) -> list[SelectChoice]:
-    """WTForms 3.3 wants SelectChoice objects rather than tuples."""
-    return [SelectChoice(value, str(label)) for value, label in pairs]
-
-
 def kind_choices():
     return choices(UNIT_KIND_LABELS.items())
 
@@ -69,7 +50,7 @@ def recurrence_choices():
     return choices(RECURRENCE_LABELS.items())
 
 
-class SeriesForm(FlaskForm):
+class SeriesForm(Form):
     unit = SelectField(_l("Host unit"), validators=[DataRequired(_l("Choose the unit."))])
     title = StringField(_l("Title"), description=_l("For example: LANU consultation for child welfare."),
                         validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
@@ -124,7 +105,7 @@ class SeriesForm(FlaskForm):
                                             NumberRange(1, 730, _l("Enter a number between 1 and 730."))])
 
 
-class SlotFilterForm(FlaskForm):
+class SlotFilterForm(Form):
     class Meta:
         csrf = False
 
@@ -136,7 +117,7 @@ class SlotFilterForm(FlaskForm):
     language = SelectField(_l("Language"), validators=[Optional()])
 
 
-class BookingForm(FlaskForm):
+class BookingForm(Form):
     case_ref = StringField(_l("Case reference"),
                            description=_l("Your own pseudonymous reference, e.g. LS-2027-014. No names or identity codes."),
                            validators=[DataRequired(_l("Enter a case reference (no names).")), Length(max=60)])
@@ -149,12 +130,12 @@ class BookingForm(FlaskForm):
                                  validators=[Length(max=2000)])
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     reason = TextAreaField(_l("Reason"), description=_l("Shown to the others. No client details."),
                            validators=[Length(max=1000)])
 
 
-class MoveOccurrenceForm(FlaskForm):
+class MoveOccurrenceForm(Form):
     new_date = StringField(_l("New date"), description=_l("d.m.yyyy, e.g. 5.1.2027."),
                            validators=[DataRequired(_l("Enter the new date.")), _date_ok])
     new_time = StringField(_l("New start time"), description=_l("hh.mm, e.g. 13.00"),

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from ..core.db import utcnow
-from ..core.errors import DomainError, Forbidden, NotFound
+from ..core.errors import NotFound
+from ..core.forms import FORM_REFUSALS, apply_errors, choices
 from ..core.nav import NavItem, add_nav
 from ..core.timefmt import app_tz, clock_word, format_day, format_time, parse_date, parse_time, to_local
 from ..core.views import safe_next
@@ -30,7 +31,6 @@ from .forms import (
     MoveOccurrenceForm,
     SeriesForm,
     SlotFilterForm,
-    choices,
 )
 from .models import BookingStatus, ConsultationSeries, OccurrenceStatus
 from .slots import build_rrule, describe_rrule, find_occurrence, parse_slot_key, slot_key
@@ -114,19 +114,6 @@ def teams_note(modality: str, join_url: str | None) -> str | None:
     if teams_enabled():
         return str(_l("The Teams link will appear here and in your invitation shortly."))
     return str(_l("The host sends the Teams link before the consultation."))
-
-
-def _apply_errors(form, exc: DomainError, aliases: dict[str, str] | None = None) -> dict[str, str]:
-    """Put a service's field errors on the form's fields; return those the form has no field for."""
-    rest = {}
-    for name, message in exc.fields.items():
-        name = (aliases or {}).get(name, name)
-        field = getattr(form, name, None) if form is not None else None
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*list(field.errors or []), message]
-        else:
-            rest[name] = message
-    return rest
 
 
 def _today() -> date:
@@ -216,8 +203,8 @@ def _free_times(form: SlotFilterForm, *, exclude=None):
                              bookable_only=True)
         try:
             slots = svc.list_slots(actor=current_user, flt=flt)
-        except DomainError as exc:
-            _apply_errors(form, exc, {"to": "date_to", "from": "date_from"})
+        except FORM_REFUSALS as exc:
+            apply_errors(form, exc, {"to": "date_to", "from": "date_from"})
             slots, status = [], 422
         if exclude is not None:
             slots = [s for s in slots if not exclude(s)]
@@ -249,10 +236,7 @@ def find():
 @bp.route("/book/<slot_id>", methods=["GET", "POST"])
 @login_required
 def book(slot_id: str):
-    try:
-        sv = svc.resolve_slot(slot_id)
-    except NotFound:
-        abort(404)
+    sv = svc.resolve_slot(slot_id)
     if not svc.can_book(current_user, sv.series):
         abort(403)
     form = BookingForm()
@@ -265,8 +249,8 @@ def book(slot_id: str):
                 booking = svc.run_atomically(lambda: svc.book_slot(
                     actor=current_user, slot_id=slot_id, case_ref=form.case_ref.data, question=form.question.data,
                     participants=form.participants.data))
-            except DomainError as exc:
-                summary_fields = _apply_errors(form, exc)
+            except FORM_REFUSALS as exc:
+                summary_fields = apply_errors(form, exc)
                 message = exc.message
                 status = exc.status
             else:
@@ -292,21 +276,14 @@ def mine():
     return html
 
 
-def _booking_or_404(booking_id: int):
-    try:
-        return svc.get_booking(actor=current_user, booking_id=booking_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.route("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
     try:
         booking = svc.read_booking(actor=current_user, booking_id=booking_id, via="page")
     except NotFound:
-        db.session.commit()  # the refusal stays in the access log
-        abort(404)
+        db.session.commit()  # the refusal stays in the access log; the handler answers 404
+        raise
     db.session.commit()
     return render_template("consultations/booking.html", booking=booking, cancel_form=CancelForm(),
                            note=teams_note(booking.series.modality, booking.join_url),
@@ -317,7 +294,7 @@ def booking_detail(booking_id: int):
 @login_required
 def booking_calendar(booking_id: int):
     """"Add to my calendar": this one consultation as an .ics file, without case content."""
-    booking = _booking_or_404(booking_id)
+    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
     body = notifications.booking_calendar_file(booking, _lang())
     return Response(body, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="consultation-{booking.id}.ics"',
@@ -328,7 +305,7 @@ def booking_calendar(booking_id: int):
 @login_required
 def cancel(booking_id: int):
     """GET: the confirmation step (works without JavaScript); POST: cancel."""
-    booking = _booking_or_404(booking_id)
+    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
     form = CancelForm()
     is_booker = booking.booker_id == current_user.id
     if request.method == "GET":
@@ -339,9 +316,9 @@ def cancel(booking_id: int):
         try:
             booking = svc.run_atomically(lambda: svc.cancel_booking(actor=current_user, booking_id=booking_id,
                                                                     reason=form.reason.data or ""))
-        except DomainError as exc:
-            rest = _apply_errors(form, exc)
-            booking = _booking_or_404(booking_id)
+        except FORM_REFUSALS as exc:
+            rest = apply_errors(form, exc)
+            booking = svc.get_booking(actor=current_user, booking_id=booking_id)
             if booking.status == "confirmed" and booking.end_dt > utcnow():
                 return render_template("consultations/cancel.html", booking=booking, form=form, is_booker=is_booker,
                                        message=exc.message, summary_fields=rest), exc.status
@@ -359,7 +336,7 @@ def cancel(booking_id: int):
 @bp.route("/bookings/<int:booking_id>/reschedule", methods=["GET", "POST"])
 @login_required
 def reschedule(booking_id: int):
-    booking = _booking_or_404(booking_id)
+    booking = svc.get_booking(actor=current_user, booking_id=booking_id)
     if booking.booker_id != current_user.id:
         abort(403)
     if booking.status != BookingStatus.CONFIRMED:
@@ -372,9 +349,9 @@ def reschedule(booking_id: int):
             try:
                 moved = svc.run_atomically(lambda: svc.reschedule_booking(actor=current_user, booking_id=booking_id,
                                                                           slot_id=request.form.get("slot_id", "")))
-            except DomainError as exc:
+            except (*FORM_REFUSALS, NotFound) as exc:  # a time that is gone is said on the page
                 message, status = exc.message, exc.status
-                booking = _booking_or_404(booking_id)
+                booking = svc.get_booking(actor=current_user, booking_id=booking_id)
             else:
                 if moved.already_done:
                     flash(_l("The booking is already at this time."), "success")
@@ -453,8 +430,8 @@ def new_series():
                    for name in svc.TRANSLATED_SERIES_FIELDS for lang in ("sv", "en")})
             try:
                 series = svc.run_atomically(lambda: svc.create_series(actor=current_user, data=data))
-            except DomainError as exc:
-                rest = _apply_errors(form, exc, {"first_start": "first_date", "rrule": "recurrence"})
+            except FORM_REFUSALS as exc:
+                rest = apply_errors(form, exc, {"first_start": "first_date", "rrule": "recurrence"})
                 message, status = exc.message, exc.status
             else:
                 flash(_l("The consultation hours are published."), "success")
@@ -531,9 +508,9 @@ def occurrence(series_id: int, key: str):
                 flash(_l("The time was moved. Bookings moved: %(n)d.", n=len(affected)), "success")
                 return redirect(url_for("consultations.series_detail", series_id=series.id))
             status = 422
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             form = cancel_form if action == "cancel" else move_form
-            rest = _apply_errors(form, exc, {"new_start": "new_date"})
+            rest = apply_errors(form, exc, {"new_start": "new_date"})
             message, status = exc.message, exc.status
             series = _hosted_or_404(series_id)
             occ = _occurrence_or_404(series, key)
@@ -546,11 +523,6 @@ def occurrence(series_id: int, key: str):
         svc.log_booking_reads(current_user, bookings, via="page")
         db.session.commit()
     return html, status
-
-
-@bp.errorhandler(Forbidden)
-def forbidden(exc):
-    return render_template("core/error.html", status=403, message=exc.message), 403
 
 
 __all__ = ["bp", "init_views", "safe_next"]

@@ -7,7 +7,6 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from ..core.errors import NotFound
 from ..core.transactions import run_atomically
 from ..extensions import db
 from . import services
@@ -51,11 +50,7 @@ def _user(token: str):
 
 
 def _serve(build) -> Response:
-    try:
-        feed = build()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
+    feed = build()  # NotFound → 404 (the application's error handler)
     db.session.commit()  # the render cache and the hourly last-used stamp
     return feed_response(feed)
 

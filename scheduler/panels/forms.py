@@ -3,44 +3,23 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..core.errors import DomainError
+from ..core.forms import Form, MultiCheckboxField, choices
 from ..people.models import LANGUAGE_LABELS
 
-try:  # WTForms 3.3+: choices as SelectChoice (tuples are deprecated there)
-    from wtforms.fields.choices import SelectChoice
-except ImportError:  # pragma: no cover (older WTForms)
-    SelectChoice = None
-
-
-def choice_list(pairs) -> list:
-    return [SelectChoice(value=v, label=lbl) if SelectChoice else (v, lbl) for v, lbl in pairs]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-    def pre_validate(self, form):  # choices are checked by the service, with a clear message
-        pass
-
-
-WEEKDAY_CHOICES = choice_list([("MO", _l("Monday")), ("TU", _l("Tuesday")), ("WE", _l("Wednesday")),
+WEEKDAY_CHOICES = choices([("MO", _l("Monday")), ("TU", _l("Tuesday")), ("WE", _l("Wednesday")),
                    ("TH", _l("Thursday")), ("FR", _l("Friday"))])
-ORDINAL_CHOICES = choice_list([("1", _l("first")), ("2", _l("second")), ("3", _l("third")), ("4", _l("fourth")),
+ORDINAL_CHOICES = choices([("1", _l("first")), ("2", _l("second")), ("3", _l("third")), ("4", _l("fourth")),
                    ("-1", _l("last"))])
 
 
@@ -59,23 +38,10 @@ def expertise_choices() -> list:
     from ..extensions import db
     from ..people.models import ExpertiseArea
 
-    return choice_list((a.code, a.name) for a in db.session.execute(select(ExpertiseArea).order_by(ExpertiseArea.position)).scalars())
+    return choices((a.code, a.name) for a in db.session.execute(select(ExpertiseArea).order_by(ExpertiseArea.position)).scalars())
 
 
-def apply_errors(form: FlaskForm, exc: DomainError, aliases: dict[str, str] | None = None) -> dict[str, str]:
-    """Put a service's field errors on the form's fields; return the ones no field shows."""
-    rest = {}
-    for name, message in exc.fields.items():
-        name = (aliases or {}).get(name, name)
-        field = form._fields.get(name)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            rest[name] = message
-    return rest
-
-
-class CaseForm(FlaskForm):
+class CaseForm(Form):
     case_ref = StringField(
         _l("Case reference"),
         description=_l("A pseudonymous reference of your own, e.g. ROI-2027-017. Never a name or a personal identity code."),
@@ -87,7 +53,7 @@ class CaseForm(FlaskForm):
                     NumberRange(0, 25, _l("Enter the child's age in years (0–25)."))],
     )
     municipality = StringField(_l("Municipality"), validators=[DataRequired(_l("Enter the municipality.")), Length(max=100)])
-    language = RadioField(_l("Language of the case"), choices=choice_list([("fi", "Suomi"), ("sv", "Svenska")]), default="fi",
+    language = RadioField(_l("Language of the case"), choices=choices([("fi", "Suomi"), ("sv", "Svenska")]), default="fi",
                           validators=[DataRequired(_l("Choose the language of the case."))])
     background = TextAreaField(
         _l("Background"),
@@ -108,58 +74,58 @@ class CaseForm(FlaskForm):
     )
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     message = TextAreaField(_l("Message to the submitter"), validators=[Length(max=4000)])
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(Form):
     session_id = SelectField(_l("Session"), choices=[], validators=[DataRequired(_l("Choose a session."))])
     experts = MultiCheckboxField(_l("Experts"), description=_l("Suggested first: the most of the needed expertise, then the fewest recent cases."))
 
 
-class MinutesForm(FlaskForm):
+class MinutesForm(Form):
     minutes = IntegerField(_l("Minutes for this case"),
                            validators=[InputRequired(_l("A case takes 5–600 minutes.")),
                                        NumberRange(5, 600, _l("A case takes 5–600 minutes."))])
 
 
-class MoveSessionForm(FlaskForm):
+class MoveSessionForm(Form):
     date = StringField(_l("Date"), description=_l("For example 18.2.2027"), validators=[DataRequired(_l("Enter the date."))])
     start_time = StringField(_l("Starts at"), description=_l("For example 12.30"), validators=[DataRequired(_l("Enter the time."))])
     end_time = StringField(_l("Ends at"), description=_l("For example 15.30"), validators=[DataRequired(_l("Enter the time."))])
 
 
-class CancelSessionForm(FlaskForm):
+class CancelSessionForm(Form):
     reason = StringField(_l("Reason (optional)"), description=_l("Shown to the secretaries and the experts."),
                          validators=[Length(max=500)])
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(Form):
     note = TextAreaField(_l("A note to the secretary (optional)"), validators=[Length(max=500)],
                          description=_l("For example when you could join. No names or identity codes."))
 
 
-class StatementForm(FlaskForm):
+class StatementForm(Form):
     text = TextAreaField(_l("The panel's advice"), validators=[DataRequired(_l("Write the panel's advice."))])
     recommendations = TextAreaField(_l("Recommendations"), description=_l("One per line."), validators=[Optional()])
     responsible_services = TextAreaField(_l("Responsible services"), description=_l("One per line."), validators=[Optional()])
     follow_up = StringField(_l("Follow-up date"), description=_l("For example 1.6.2027"), validators=[Optional()])
 
 
-class PanelForm(FlaskForm):
+class PanelForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the panel's name (at most 200 characters).")),
                                                Length(max=200)])
     name_sv = StringField(_l("Name in Swedish"), validators=[Length(max=200)])
     name_en = StringField(_l("Name in English"), validators=[Length(max=200)])
     region = StringField(_l("Region"), validators=[Length(max=200)])
-    frequency = RadioField(_l("How often"), choices=choice_list([("monthly", _l("Monthly")), ("weekly", _l("Weekly"))]), default="monthly")
+    frequency = RadioField(_l("How often"), choices=choices([("monthly", _l("Monthly")), ("weekly", _l("Weekly"))]), default="monthly")
     # required like every unmarked field (the form says so): they always have a value
     ordinal = SelectField(_l("Which week of the month"), choices=ORDINAL_CHOICES, default="2",
                           description=_l("Monthly sessions only."),
                           validators=[DataRequired(_l("Choose from the options shown."))])
     weekday = SelectField(_l("Weekday"), choices=WEEKDAY_CHOICES, default="TH",
                           validators=[DataRequired(_l("Choose from the options shown."))])
-    interval = SelectField(_l("Every"), choices=choice_list([("1", _l("every time")), ("2", _l("every other"))]),
+    interval = SelectField(_l("Every"), choices=choices([("1", _l("every time")), ("2", _l("every other"))]),
                            default="1", validators=[DataRequired(_l("Choose from the options shown."))])
     first_date = StringField(_l("First session on or after"), description=_l("For example 14.1.2027"),
                              validators=[DataRequired(_l("Enter the date."))])
@@ -177,8 +143,8 @@ class PanelForm(FlaskForm):
     is_active = BooleanField(_l("The panel takes cases"), default=True)
 
 
-class ExpertForm(FlaskForm):
+class ExpertForm(Form):
     email = EmailField(_l("Expert's e-mail address"), validators=[DataRequired(_l("Enter the expert's e-mail address."))])
     expertise = MultiCheckboxField(_l("Expertise areas"))
     organisation = StringField(_l("Organisation"), validators=[Length(max=200)])
-    languages = MultiCheckboxField(_l("Languages"), choices=choice_list(LANGUAGE_LABELS.items()), default=["fi"])
+    languages = MultiCheckboxField(_l("Languages"), choices=choices(LANGUAGE_LABELS.items()), default=["fi"])

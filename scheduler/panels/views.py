@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..core.db import utcnow
-from ..core.errors import DomainError, NotFound
+from ..core.errors import NotFound
+from ..core.forms import FORM_REFUSALS, apply_errors, choices, ids, refused
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
 from ..core.timefmt import format_datetime, format_range, parse_date, parse_time, to_local
@@ -29,14 +30,14 @@ from .forms import (
     PanelForm,
     ScheduleForm,
     StatementForm,
-    apply_errors,
-    choice_list,
     expertise_choices,
     expertise_names,
 )
 from .models import EVENT_LABELS, PanelCase, PanelSession
 
 bp = Blueprint("panels", __name__, url_prefix="/panels")
+
+MIN_YEAR, MAX_YEAR = 2000, 2999
 
 
 def register_nav(app) -> None:
@@ -54,12 +55,6 @@ def register_nav(app) -> None:
 @bp.context_processor
 def panel_globals():
     return {"event_labels": EVENT_LABELS}
-
-
-def _fail(exc: DomainError, endpoint: str, **kw):
-    db.session.rollback()
-    flash(exc.message + "".join(f" {v}" for v in exc.fields.values()), "error")
-    return redirect(url_for(endpoint, **kw))
 
 
 def _session_label(s: PanelSession) -> str:
@@ -82,7 +77,7 @@ def index():
 def _case_form(panel, case: PanelCase | None = None) -> CaseForm:
     form = CaseForm(obj=case) if case is not None and request.method == "GET" else CaseForm()
     form.expertise.choices = expertise_choices()
-    form.preferred_session_id.choices = choice_list([("", _l("No preference"))] + [
+    form.preferred_session_id.choices = choices([("", _l("No preference"))] + [
         (str(s.id), _session_label(s)) for s in services.open_sessions(panel, for_submission=True)])
     if case is not None and request.method == "GET":
         form.expertise.data = case.expertise_codes
@@ -103,7 +98,7 @@ def _case_values(form: CaseForm) -> dict:
 @bp.route("/<int:panel_id>/cases/new", methods=["GET", "POST"])
 @roles_required("social_worker")
 def new_case(panel_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
+    panel = services.get_panel(panel_id)
     form = _case_form(panel)
     message = None
     if form.validate_on_submit():
@@ -116,7 +111,7 @@ def new_case(panel_id: int):
                 return case
 
             case = run_atomically(work)
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc)
@@ -125,14 +120,6 @@ def new_case(panel_id: int):
             return redirect(url_for("panels.case_detail", case_id=case.id))
     status = 422 if (form.errors or message) else 200
     return render_template("panels/case_form.html", form=form, panel=panel, case=None, message=message), status
-
-
-def _exists(panel_id: int) -> bool:
-    try:
-        services.get_panel(panel_id)
-    except NotFound:
-        return False
-    return True
 
 
 @bp.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
@@ -147,7 +134,7 @@ def edit_case(case_id: int):
     if form.validate_on_submit():
         try:
             run_atomically(lambda: cases.update_case(case, actor=current_user, **_case_values(form)))
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc)
@@ -161,13 +148,8 @@ def edit_case(case_id: int):
 @bp.route("/cases/<int:case_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw_case(case_id: int):
-    case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
-    try:
-        case = run_atomically(lambda: cases.withdraw_case(case, actor=current_user))
-    except NotFound:
-        abort(404)  # the same answer as for a case that does not exist
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+    case = services.get_case(case_id)
+    case = run_atomically(lambda: cases.withdraw_case(case, actor=current_user))  # not theirs: NotFound, a 404
     flash(_l("The case has already been withdrawn.") if case.already_done else _l("The case was withdrawn."), "success")
     return redirect(url_for("panels.index"))
 
@@ -177,8 +159,8 @@ def _read(case_id: int) -> PanelCase:
     try:
         case = services.read_case(case_id, actor=current_user, via="page")
     except NotFound:
-        db.session.commit()  # the refusal stays in the access log
-        abort(404)
+        db.session.commit()  # the refusal stays in the access log; the handler answers 404
+        raise
     db.session.commit()
     return case
 
@@ -196,8 +178,8 @@ def case_detail(case_id: int):
         pool = {code for r in ctx["suggestions"] for code in r["expert"].expertise_codes}
         ctx["uncovered"] = [a for a in case.areas if a.code not in pool]
         form = ScheduleForm()
-        form.session_id.choices = choice_list((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
-        form.experts.choices = choice_list((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
+        form.session_id.choices = choices((str(s.id), _session_label(s)) for s in services.open_sessions(case.panel))
+        form.experts.choices = choices((str(r["user"].id), r["user"].name) for r in ctx["suggestions"])
         if case.session_id:
             form.session_id.data = str(case.session_id)
         elif case.preferred_session_id:
@@ -237,24 +219,17 @@ def secretary():
 
 
 def _secretary_case(case_id: int) -> PanelCase:
-    case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
+    case = services.get_case(case_id)
     if not case.panel.is_secretary(current_user):
         abort(403 if services.can_read_case(case, current_user) else 404)
     return case
-
-
-def _case_exists(case_id: int) -> bool:
-    return db.session.get(PanelCase, case_id) is not None
 
 
 @bp.route("/cases/<int:case_id>/accept", methods=["POST"])
 @roles_required("secretary")
 def accept_case(case_id: int):
     case = _secretary_case(case_id)
-    try:
-        run_atomically(lambda: cases.accept_case(case, actor=current_user))
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+    run_atomically(lambda: cases.accept_case(case, actor=current_user))
     flash(_l("The case was accepted. Put it on a session's agenda."), "success")
     return redirect(url_for("panels.case_detail", case_id=case_id))
 
@@ -265,11 +240,8 @@ def return_case(case_id: int):
     case = _secretary_case(case_id)
     form = MessageForm()
     if not form.validate_on_submit():
-        abort(400)
-    try:
-        run_atomically(lambda: cases.return_case(case, actor=current_user, message=form.message.data or ""))
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form)
+    run_atomically(lambda: cases.return_case(case, actor=current_user, message=form.message.data or ""))
     flash(_l("The case was returned to the submitter for completion."), "success")
     return redirect(url_for("panels.secretary"))
 
@@ -280,11 +252,8 @@ def decline_case(case_id: int):
     case = _secretary_case(case_id)
     form = MessageForm()
     if not form.validate_on_submit():
-        abort(400)
-    try:
-        run_atomically(lambda: cases.decline_case(case, actor=current_user, message=form.message.data or ""))
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form)
+    run_atomically(lambda: cases.decline_case(case, actor=current_user, message=form.message.data or ""))
     flash(_l("The case was declined."), "success")
     return redirect(url_for("panels.secretary"))
 
@@ -294,15 +263,12 @@ def decline_case(case_id: int):
 def schedule_case(case_id: int):
     case = _secretary_case(case_id)
     form = ScheduleForm()
-    form.session_id.choices = choice_list((str(s.id), "") for s in services.open_sessions(case.panel))
+    form.session_id.choices = choices((str(s.id), "") for s in services.open_sessions(case.panel))
     if not form.validate_on_submit():
-        flash(_l("Choose a session."), "error")
-        return redirect(url_for("panels.case_detail", case_id=case_id))
-    try:
-        run_atomically(lambda: cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
-                                                      experts=[int(x) for x in form.experts.data or []]))
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form, _l("Choose a session."))
+    experts = ids(form.experts.data, "experts")
+    run_atomically(lambda: cases.schedule_case(case, actor=current_user, session_id=int(form.session_id.data),
+                                               experts=experts))
     flash(_l("The case is on the agenda at %(time)s.", time=format_range(case.start_dt, case.end_dt)), "success")
     return redirect(url_for("panels.session_detail", session_id=case.session_id))
 
@@ -312,10 +278,7 @@ def schedule_case(case_id: int):
 def unschedule_case(case_id: int):
     case = _secretary_case(case_id)
     session_id = case.session_id
-    try:
-        run_atomically(lambda: cases.unschedule_case(case, actor=current_user))
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+    run_atomically(lambda: cases.unschedule_case(case, actor=current_user))
     flash(_l("The case was taken off the agenda and waits for another session."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -326,12 +289,8 @@ def case_minutes(case_id: int):
     case = _secretary_case(case_id)
     form = MinutesForm()
     if not form.validate_on_submit():
-        flash(_l("A case takes 5–600 minutes."), "error")
-        return redirect(url_for("panels.case_detail", case_id=case_id))
-    try:
-        run_atomically(lambda: cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data))
-    except DomainError as exc:
-        return _fail(exc, "panels.case_detail", case_id=case_id)
+        raise refused(form, _l("A case takes 5–600 minutes."))
+    run_atomically(lambda: cases.set_case_minutes(case, actor=current_user, minutes=form.minutes.data))
     flash(_l("The case's length was changed."), "success")
     return redirect(url_for("panels.case_detail", case_id=case_id))
 
@@ -342,23 +301,17 @@ def move_case(case_id: int, direction: str):
     case = _secretary_case(case_id)
     if direction not in ("up", "down"):
         abort(404)
-    try:
-        run_atomically(lambda: cases.move_on_agenda(case, actor=current_user, direction=direction))
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=case.session_id)
+    run_atomically(lambda: cases.move_on_agenda(case, actor=current_user, direction=direction))
     return redirect(url_for("panels.session_detail", session_id=case.session_id) + f"#case-{case.id}")
 
 
 @bp.route("/cases/<int:case_id>/conflict", methods=["POST"])
 @roles_required("expert")
 def declare_conflict(case_id: int):
-    case = services.get_case(case_id) if _case_exists(case_id) else abort(404)
+    case = services.get_case(case_id)
     if not services.in_pool(case.panel, current_user):
         abort(404)
-    try:
-        run_atomically(lambda: cases.declare_conflict(case, actor=current_user))
-    except DomainError as exc:
-        return _fail(exc, "panels.expert_sessions")
+    run_atomically(lambda: cases.declare_conflict(case, actor=current_user))
     flash(_l("Your conflict of interest was recorded. You were taken off the case and the secretary sees it."), "success")
     return redirect(url_for("panels.expert_sessions"))
 
@@ -385,7 +338,7 @@ def statement(case_id: int):
                                                              recommendations=form.recommendations.data or "",
                                                              responsible_services=form.responsible_services.data or "",
                                                              follow_up=form.follow_up.data or None))
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc)
@@ -407,10 +360,7 @@ def statement(case_id: int):
 # --- sessions ----------------------------------------------------------------------------------
 
 def _session(session_id: int) -> PanelSession:
-    s = db.session.get(PanelSession, session_id)
-    if s is None:
-        abort(404)
-    return s
+    return db.get_or_404(PanelSession, session_id)
 
 
 @bp.route("/sessions/<int:session_id>")
@@ -463,13 +413,9 @@ def answer_attendance(session_id: int):
         flash(_l("Use at most %(n)d characters.", n=attendance.NOTE_MAX), "error")
         return redirect(url_for("panels.session_detail", session_id=session_id))
     attending = request.form.get("attending") == "yes"
-    try:
-        run_atomically(lambda: attendance.answer_attendance(session, actor=current_user, attending=attending,
-                                                            note=form.note.data or ""))
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.fields.get("note") or exc.message, "error")
-        return redirect(url_for("panels.session_detail", session_id=session_id))
+    # a refusal: the error handler's message back on the page
+    run_atomically(lambda: attendance.answer_attendance(session, actor=current_user, attending=attending,
+                                                        note=form.note.data or ""))
     flash(_l("Thank you: the secretary sees that you will attend.") if attending
           else _l("Thank you: the secretary was told that you cannot attend."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
@@ -479,10 +425,7 @@ def answer_attendance(session_id: int):
 @roles_required("secretary")
 def publish_session(session_id: int):
     session = _session(session_id)
-    try:
-        run_atomically(lambda: services.publish_agenda(session, actor=current_user))
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=session_id)
+    run_atomically(lambda: services.publish_agenda(session, actor=current_user))
     flash(_l("The agenda was published and the invitations are on their way."), "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
 
@@ -500,10 +443,7 @@ def move_session(session_id: int):
         except ValueError:
             flash(_l("Write the date as d.m.yyyy and the times as 12.30."), "error")
             return redirect(url_for("panels.session_detail", session_id=session_id))
-        try:
-            run_atomically(lambda: services.move_session(session, actor=current_user, start=start, end=end))
-        except DomainError as exc:
-            return _fail(exc, "panels.session_detail", session_id=session_id)
+        run_atomically(lambda: services.move_session(session, actor=current_user, start=start, end=end))
         flash(_l("The session was moved."), "success")
     else:
         flash(_l("Write the date as d.m.yyyy and the times as 12.30."), "error")
@@ -516,12 +456,9 @@ def cancel_session(session_id: int):
     session = _session(session_id)
     form = CancelSessionForm()
     if not form.validate_on_submit():
-        abort(400)
-    try:
-        session = run_atomically(lambda: services.cancel_session(session, actor=current_user,
-                                                                 reason=form.reason.data or ""))
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=session_id)
+        raise refused(form)
+    session = run_atomically(lambda: services.cancel_session(session, actor=current_user,
+                                                             reason=form.reason.data or ""))
     if session.already_done:
         flash(_l("The session has already been cancelled."), "success")
         return redirect(url_for("panels.session_detail", session_id=session_id))
@@ -534,10 +471,7 @@ def cancel_session(session_id: int):
 def mark_held(session_id: int):
     session = _session(session_id)
     held = request.form.get("held") == "1"
-    try:
-        run_atomically(lambda: services.mark_held(session, actor=current_user, held=held))
-    except DomainError as exc:
-        return _fail(exc, "panels.session_detail", session_id=session_id)
+    run_atomically(lambda: services.mark_held(session, actor=current_user, held=held))
     flash(_l("The session was marked held.") if held else _l("The session was marked not held; its cases moved to the next session."),
           "success")
     return redirect(url_for("panels.session_detail", session_id=session_id))
@@ -575,6 +509,8 @@ def figures():
         year = int(request.args.get("year") or to_local(datetime.now(UTC)).year)
     except ValueError:
         abort(400)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        abort(404)  # no figures before the service or after the calendar's end
     panel_id = request.args.get("panel", type=int)
     chosen = [p for p in panels if p.id == panel_id] or panels
     data = figures_mod.compute(chosen, year=year)
@@ -657,7 +593,7 @@ def admin_new_panel():
     if form.validate_on_submit():
         try:
             panel = run_atomically(lambda: panel_admin.create_panel(actor=current_user, **_panel_values(form)))
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc, _PANEL_ALIASES)
@@ -671,15 +607,16 @@ def admin_new_panel():
 @bp.route("/admin/<int:panel_id>", methods=["GET", "POST"])
 @roles_required("admin")
 def admin_panel(panel_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
+    panel = services.get_panel(panel_id)
     form = _panel_form(panel)
     expert_form = ExpertForm()
     expert_form.expertise.choices = expertise_choices()
     message = None
     if request.method == "POST" and form.validate_on_submit():
         try:
-            run_atomically(lambda: panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data), **_panel_values(form)))
-        except DomainError as exc:
+            run_atomically(lambda: panel_admin.update_panel(panel, actor=current_user, is_active=bool(form.is_active.data),
+                                                            **_panel_values(form)))
+        except FORM_REFUSALS as exc:
             db.session.rollback()
             message = exc.message
             apply_errors(form, exc, _PANEL_ALIASES)
@@ -694,31 +631,24 @@ def admin_panel(panel_id: int):
 @bp.route("/admin/<int:panel_id>/experts", methods=["POST"])
 @roles_required("admin")
 def admin_set_expert(panel_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
+    panel = services.get_panel(panel_id)
     form = ExpertForm()
     form.expertise.choices = expertise_choices()
     if not form.validate_on_submit():
-        flash(_l("Enter the expert's e-mail address."), "error")
-        return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
-    try:
-        run_atomically(lambda: panel_admin.set_expert(panel, actor=current_user, email=form.email.data, expertise=form.expertise.data or [],
-                                                   organisation=form.organisation.data or "", languages=form.languages.data or ["fi"]))
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message + "".join(f" {v}" for v in exc.fields.values()), "error")
-    else:
-        flash(_l("The expert pool was updated."), "success")
+        raise refused(form, _l("Enter the expert's e-mail address."))
+    run_atomically(lambda: panel_admin.set_expert(panel, actor=current_user, email=form.email.data,
+                                                  expertise=form.expertise.data or [],
+                                                  organisation=form.organisation.data or "",
+                                                  languages=form.languages.data or ["fi"]))
+    flash(_l("The expert pool was updated."), "success")
     return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
 
 
 @bp.route("/admin/<int:panel_id>/experts/<int:expert_id>/remove", methods=["POST"])
 @roles_required("admin")
 def admin_remove_expert(panel_id: int, expert_id: int):
-    panel = services.get_panel(panel_id) if _exists(panel_id) else abort(404)
-    try:
-        run_atomically(lambda: panel_admin.remove_expert(panel, actor=current_user, expert_id=expert_id))
-    except DomainError as exc:
-        return _fail(exc, "panels.admin_panel", panel_id=panel_id)
+    panel = services.get_panel(panel_id)
+    run_atomically(lambda: panel_admin.remove_expert(panel, actor=current_user, expert_id=expert_id))
     flash(_l("The expert was removed from the pool."), "success")
     return redirect(url_for("panels.admin_panel", panel_id=panel_id) + "#experts")
 

@@ -4,13 +4,13 @@ top and the field errors under the labels."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..core.errors import DomainError, ValidationFailed
-from ..core.forms import apply_errors
+from ..core.errors import ValidationFailed
+from ..core.forms import FORM_REFUSALS, choices, error_message
 from ..core.nav import AdminLink, NavItem, add_admin_link, add_nav, admin_links_for_current_user
 from ..core.permissions import roles_required
 from ..core.transactions import run_atomically
@@ -33,6 +33,7 @@ from .models import (
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 USERS_PER_PAGE = 50
+MAX_PAGE = 100_000  # a page number beyond any list; larger ones would overflow the query's OFFSET
 MAX_CSV_BYTES = 2 * 1024 * 1024
 
 
@@ -71,7 +72,7 @@ def index():
 
 def _unit_form(unit: Unit | None = None) -> UnitForm:
     form = UnitForm(obj=unit)
-    form.kind.choices = [("", _l("Choose…"))] + [(k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS]
+    form.kind.choices = choices([("", _l("Choose…"))] + [(k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS])
     return form
 
 
@@ -99,9 +100,9 @@ def unit_new():
                 return unit
 
             unit = run_atomically(work)
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
-            message = apply_errors(form, exc) or exc.message
+            message = error_message(form, exc)
         else:
             flash(_l("The unit %(code)s was created.", code=unit.code), "success")
             return redirect(url_for("admin.units"))
@@ -111,17 +112,18 @@ def unit_new():
 
 @bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
 def unit_edit(unit_id: int):
-    unit = db.session.get(Unit, unit_id) or abort(404)
+    unit = db.get_or_404(Unit, unit_id)
     form = _unit_form(unit)
     form.code.data = unit.code  # the code is fixed once created
     message = None
     if form.validate_on_submit():
         try:
-            run_atomically(lambda: services.update_unit(unit, name_fi=form.name_fi.data, name_sv=form.name_sv.data, name_en=form.name_en.data,
-                                                        kind=form.kind.data, is_active=bool(form.is_active.data)))
-        except DomainError as exc:
+            run_atomically(lambda: services.update_unit(unit, name_fi=form.name_fi.data, name_sv=form.name_sv.data,
+                                                        name_en=form.name_en.data, kind=form.kind.data,
+                                                        is_active=bool(form.is_active.data)))
+        except FORM_REFUSALS as exc:
             db.session.rollback()
-            message = apply_errors(form, exc) or exc.message
+            message = error_message(form, exc)
         else:
             flash(_l("The unit %(code)s was saved.", code=unit.code), "success")
             return redirect(url_for("admin.units"))
@@ -133,12 +135,12 @@ def unit_edit(unit_id: int):
 
 def _user_form(user: User | None = None, formdata=None) -> UserForm:
     form = UserForm() if user is None else UserForm(obj=user)
-    form.roles.choices = [(r, ROLE_LABELS[r]) for r in ROLES]
+    form.roles.choices = choices((r, ROLE_LABELS[r]) for r in ROLES)
     units = db.session.execute(select(Unit).order_by(Unit.is_active.desc(), Unit.code)).scalars().all()
-    form.units.choices = [
+    form.units.choices = choices(
         (u.code, f"{u.name} ({u.code})" + ("" if u.is_active else " – " + str(_l("not in use")))) for u in units
-    ]
-    form.language.choices = [(code, LANGUAGE_LABELS[code]) for code in LANGUAGES]
+    )
+    form.language.choices = choices((code, LANGUAGE_LABELS[code]) for code in LANGUAGES)
     if user is not None and request.method == "GET":
         form.roles.data = user.roles
         form.units.data = [u.code for u in user.units]
@@ -161,7 +163,7 @@ def users():
     active = {"active": True, "disabled": False}.get(state)
     unit_code = request.args.get("unit", "")
     unit = db.session.execute(select(Unit).where(Unit.code == unit_code)).scalar_one_or_none() if unit_code else None
-    page = request.args.get("page", 1, type=int) or 1
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     stmt = services.search_users(query=query, role=role, unit_id=unit.id if unit else None, active=active)
     pagination = db.paginate(stmt, page=max(page, 1), per_page=USERS_PER_PAGE, error_out=False)
     all_units = db.session.execute(select(Unit).order_by(Unit.code)).scalars().all()
@@ -193,9 +195,9 @@ def user_new():
                 return user, link_sent
 
             user, link_sent = run_atomically(work)
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
-            message = apply_errors(form, exc) or exc.message
+            message = error_message(form, exc)
         else:
             flash(_l("The user %(email)s was created.", email=user.email), "success")
             if link_sent:
@@ -224,7 +226,7 @@ def user_password_link(user_id: int):
     sign-in, a reset after it)."""
     from .password_links import issue_link
 
-    user = db.session.get(User, user_id) or abort(404)  # CSRF: checked for every POST (CSRFProtect)
+    user = db.get_or_404(User, user_id)  # CSRF: checked for every POST (CSRFProtect)
     if not user.is_active:
         flash(_l("The account is disabled: no link was sent."), "error")
         return redirect(url_for("admin.user_edit", user_id=user.id))
@@ -236,7 +238,7 @@ def user_password_link(user_id: int):
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def user_edit(user_id: int):
-    user = db.session.get(User, user_id) or abort(404)
+    user = db.get_or_404(User, user_id)
     form = _user_form(user)
     message = None
     if form.validate_on_submit():
@@ -246,9 +248,9 @@ def user_edit(user_id: int):
                 language=form.language.data or "fi", is_active=bool(form.is_active.data),
                 title=form.title.data or "", organisation=form.organisation.data or "", actor=current_user,
             ))
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
-            message = apply_errors(form, exc) or exc.message
+            message = error_message(form, exc)
         else:
             flash(_l("The user %(email)s was saved.", email=user.email), "success")
             return redirect(url_for("admin.user_edit", user_id=user.id))
@@ -259,15 +261,16 @@ def user_edit(user_id: int):
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 def user_password(user_id: int):
-    user = db.session.get(User, user_id) or abort(404)
+    user = db.get_or_404(User, user_id)
     password_form = SetPasswordForm()
     message = None
     if password_form.validate_on_submit():
         try:
-            run_atomically(lambda: services.set_password(user, password_form.new_password.data, end_sessions=user.id != current_user.id))
-        except DomainError as exc:
+            run_atomically(lambda: services.set_password(user, password_form.new_password.data,
+                                                         end_sessions=user.id != current_user.id))
+        except FORM_REFUSALS as exc:
             db.session.rollback()
-            message = apply_errors(password_form, exc, aliases={"password": "new_password"}) or exc.message
+            message = error_message(password_form, exc, aliases={"password": "new_password"})
         else:
             flash(_l("A new password was set for %(email)s.", email=user.email), "success")
             return redirect(url_for("admin.user_edit", user_id=user.id))
@@ -299,9 +302,9 @@ def import_users():
             if not raw.strip():
                 raise ValidationFailed(str(_l("The file is empty.")), fields={"file": str(_l("The file is empty."))})
             result = services.import_users_csv(_decode(raw))
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
-            message = apply_errors(form, exc) or exc.message
+            message = error_message(form, exc)
         else:
             if result.errors:
                 db.session.rollback()  # all or nothing
@@ -331,16 +334,16 @@ def expertise():
 
 @bp.route("/expertise/<code>", methods=["GET", "POST"])
 def expertise_edit(code: str):
-    area = db.session.get(ExpertiseArea, code) or abort(404)
+    area = db.get_or_404(ExpertiseArea, code)
     form = ExpertiseForm(obj=area)
     message = None
     if form.validate_on_submit():
         try:
             run_atomically(lambda: services.update_expertise_area(area, name_fi=form.name_fi.data, name_sv=form.name_sv.data,
                                                                   name_en=form.name_en.data, position=form.position.data))
-        except DomainError as exc:
+        except FORM_REFUSALS as exc:
             db.session.rollback()
-            message = apply_errors(form, exc) or exc.message
+            message = error_message(form, exc)
         else:
             flash(_l("The expertise area was saved."), "success")
             return redirect(url_for("admin.expertise"))

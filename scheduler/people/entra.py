@@ -37,6 +37,7 @@ import requests
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from msal.exceptions import MsalServiceError
 from sqlalchemy import func, select
 
 from ..core.errors import DomainError
@@ -47,6 +48,10 @@ from .models import User
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW = 120  # seconds allowed between our clock and the identity platform's
+
+# The identity platform did not answer, or answered 5xx (msal raises MsalServiceError for a 5xx
+# from the discovery document or the token endpoint): "not available right now", never a 500.
+UNAVAILABLE = (requests.RequestException, MsalServiceError)
 
 
 class EntraRefused(DomainError):
@@ -168,7 +173,7 @@ def entra_start():
         try:
             flow = entra_client().initiate_auth_code_flow(scopes=[], redirect_uri=redirect_uri(),
                                                           prompt="select_account", response_mode="query")
-        except (requests.RequestException, ValueError) as exc:  # the identity platform did not answer
+        except (*UNAVAILABLE, ValueError) as exc:  # the identity platform did not answer (or not usably)
             log.warning("Entra sign-in unavailable: %s", type(exc).__name__)
             return _unavailable()
     session["entra_flow"] = {k: v for k, v in flow.items() if k != "auth_uri"}
@@ -188,15 +193,15 @@ def entra_callback():
         return _refuse(str(_l("The sign-in had expired or was started in another window. Please try again.")), 400)
     try:
         result = entra_client().acquire_token_by_auth_code_flow(flow, request.args.to_dict())
+    except UNAVAILABLE as exc:
+        log.warning("Entra sign-in unavailable: %s", type(exc).__name__)
+        return _unavailable()
     except ValueError:  # state mismatch or a malformed answer: possibly forged
         log.warning("Entra sign-in refused: state did not match")
         return _refuse(str(_l("The sign-in could not be verified. Please try again.")), 400)
     except RuntimeError:  # nonce mismatch
         log.warning("Entra sign-in refused: nonce did not match")
         return _refuse(str(_l("The sign-in could not be verified. Please try again.")), 400)
-    except requests.RequestException as exc:
-        log.warning("Entra sign-in unavailable: %s", type(exc).__name__)
-        return _unavailable()
     if "error" in result or "id_token_claims" not in result:
         log.info("Entra sign-in did not complete: %s", result.get("error", "no id_token"))
         if result.get("error") == "access_denied":

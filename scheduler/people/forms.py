@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -14,30 +13,39 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from ..core.forms import MultiCheckboxField
+from ..core.forms import Form, MultiCheckboxField
+
+# The longest e-mail address there is (RFC 5321 path limit; the users table's column) and a password
+# length no one types: longer input is a field error before it reaches the throttle table or the hash.
+MAX_EMAIL = 254
+MAX_PASSWORD = 1024
+_PASSWORD_MAX = Length(max=MAX_PASSWORD, message=_l("Use at most %(max)d characters."))
 
 
-class SignInForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[DataRequired(_l("Enter your e-mail address."))])
-    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password."))])
+class SignInForm(Form):
+    email = EmailField(_l("E-mail address"), validators=[
+        DataRequired(_l("Enter your e-mail address.")),
+        Length(max=MAX_EMAIL, message=_l("An e-mail address has at most %(max)d characters."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")), _PASSWORD_MAX])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))])
     new = PasswordField(
         _l("New password"),
         description=_l("At least 12 characters. A short sentence is easy to remember."),
-        validators=[DataRequired(_l("Enter a new password.")), Length(min=12, message=_l("Use at least 12 characters."))],
+        validators=[DataRequired(_l("Enter a new password.")), Length(min=12, message=_l("Use at least 12 characters.")),
+                    _PASSWORD_MAX],
     )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField(_l("E-mail address"),
                        description=_l("The address you sign in with. We send a link to set a new password."),
                        validators=[DataRequired(_l("Enter your e-mail address.")), Length(max=254)])
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     new = PasswordField(
         _l("New password"),
         description=_l("At least 12 characters. A short sentence is easy to remember."),
@@ -45,12 +53,12 @@ class NewPasswordForm(FlaskForm):
     )
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     language = RadioField(_l("Language of the service and of your e-mails"),
                           validators=[DataRequired(_l("Choose a language."))])
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     label = StringField(
         _l("Name of the token (optional)"),
         description=_l("For example the system that will use it."),
@@ -69,7 +77,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class UnitForm(FlaskForm):
+class UnitForm(Form):
     code = StringField(
         _l("Code"),
         description=_l("A short identifier used in the command line and the CSV import, e.g. LS-ROI. It cannot be changed later."),
@@ -87,12 +95,13 @@ class UnitForm(FlaskForm):
     is_active = BooleanField(_l("In use"), default=True)
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = EmailField(
         _l("E-mail address"),
         description=_l("The address the person signs in with and receives invitations at."),
         filters=[_strip],
-        validators=[DataRequired(_l("Enter the e-mail address."))],
+        validators=[DataRequired(_l("Enter the e-mail address.")),
+                    Length(max=MAX_EMAIL, message=_l("An e-mail address has at most %(max)d characters."))],
     )
     name = StringField(_l("Name"), filters=[_strip],
                        validators=[DataRequired(_l("Enter the person's name.")),
@@ -110,6 +119,7 @@ class UserForm(FlaskForm):
     password = PasswordField(
         _l("Password"),
         description=_l("At least 12 characters. Leave empty if the person signs in with the organisation's Microsoft account, or sets their own password from the welcome e-mail."),
+        validators=[_PASSWORD_MAX],
     )
     send_link = BooleanField(
         _l("Send a welcome e-mail with a link to set a password"),
@@ -118,15 +128,16 @@ class UserForm(FlaskForm):
     )
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     new_password = PasswordField(
         _l("New password"),
         description=_l("At least 12 characters. The person is signed out everywhere; tell them the new password in person or by phone."),
-        validators=[DataRequired(_l("Enter a new password.")), Length(min=12, message=_l("Use at least 12 characters."))],
+        validators=[DataRequired(_l("Enter a new password.")), Length(min=12, message=_l("Use at least 12 characters.")),
+                    _PASSWORD_MAX],
     )
 
 
-class ExpertiseForm(FlaskForm):
+class ExpertiseForm(Form):
     name_fi = StringField(_l("Name in Finnish"), filters=[_strip],
                           validators=[DataRequired(_l("Enter the name in Finnish.")),
                                       Length(max=200, message=_l("Use at most %(max)d characters."))])
@@ -144,7 +155,7 @@ class ExpertiseForm(FlaskForm):
     )
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(
         _l("CSV file"),
         description=_l("UTF-8 or Excel's Windows encoding; columns separated by commas or semicolons."),

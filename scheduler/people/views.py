@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..core.errors import DomainError
+from ..core.forms import FORM_REFUSALS, apply_errors
 from ..core.nav import NavItem, add_nav
 from ..core.timefmt import parse_date
 from ..core.transactions import run_atomically
@@ -203,9 +204,11 @@ def create_token():
     try:
         raw = run_atomically(lambda: auth.create_api_token(current_user, form.label.data or "", expires=expires,
                                                            never_expires=bool(form.never_expires.data)))
-    except DomainError as exc:
-        for name, message in exc.fields.items():
-            getattr(form, name).errors = [message]
+    except FORM_REFUSALS as exc:
+        db.session.rollback()
+        rest = apply_errors(form, exc)
+        if rest or not exc.fields:
+            flash(" ".join([exc.message, *rest.values()]), "error")
         return _profile_page(token_form=form, status=exc.status)
     flash(_l("A new API token was created. Copy it now: it is not shown again."), "success")
     resp = render_template("people/profile.html", password_form=PasswordForm(), token_form=TokenForm(formdata=None),
