@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from ..core.errors import Conflict, Forbidden, ValidationFailed
 from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.signals import panel_case_changed
+from ..core.timefmt import format_datetime, parse_date, to_local
 from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email
@@ -461,8 +462,6 @@ def _clean_list(items) -> list[str]:
 def record_statement(case: PanelCase, *, actor: User, text: str, recommendations=None, responsible_services=None,
                      follow_up: date | str | None = None, now: datetime | None = None) -> PanelStatement:
     """Record (or correct) the panel's advice on a case; the submitter is notified."""
-    from ..core.timefmt import format_datetime, parse_date, to_local
-
     require_case_secretary(case, actor)
     case = locked_case(case)
     if case.is_erased:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     EmailField,
@@ -18,7 +19,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..core.errors import DomainError
-from ..people.models import LANGUAGE_LABELS
+from ..extensions import db
+from ..people.models import LANGUAGE_LABELS, ExpertiseArea
 
 try:  # WTForms 3.3+: choices as SelectChoice (tuples are deprecated there)
     from wtforms.fields.choices import SelectChoice
@@ -45,20 +47,10 @@ ORDINAL_CHOICES = choice_list([("1", _l("first")), ("2", _l("second")), ("3", _l
 
 
 def expertise_names() -> dict[str, str]:
-    from sqlalchemy import select
-
-    from ..extensions import db
-    from ..people.models import ExpertiseArea
-
     return {a.code: a.name for a in db.session.execute(select(ExpertiseArea).order_by(ExpertiseArea.position)).scalars()}
 
 
 def expertise_choices() -> list:
-    from sqlalchemy import select
-
-    from ..extensions import db
-    from ..people.models import ExpertiseArea
-
     return choice_list((a.code, a.name) for a in db.session.execute(select(ExpertiseArea).order_by(ExpertiseArea.position)).scalars())
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from ..core.db import utcnow
 from ..core.errors import Conflict
 from ..core.hygiene import is_clean
+from ..delivery.mail import queue_email, render_email
 from ..extensions import db
 from .auth import TooManyAttempts, sha256, throttle_row
 from .models import PasswordToken, User
@@ -63,8 +64,6 @@ def issue_link(user: User, purpose: str, *, now: datetime | None = None) -> str:
 
 
 def _queue_link_email(user: User, purpose: str, raw: str) -> None:
-    from ..delivery.mail import queue_email, render_email
-
     lang = user.language if user.language in current_app.config["LANGUAGES"] else "fi"
     with force_locale(lang):
         if purpose == "welcome":
