@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from pathlib import Path
 
 from flask import Flask, session
 from flask_babel import lazy_gettext as _l
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from .config import instance_path, load_config
 from .extensions import babel, csrf, db, login_manager, migrate
@@ -18,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ("delivery", "people", "consultations", "panels", "feeds", "ops")
 
 
+# The imports marked `# app factory` stay inside the functions: the package's modules load (in this
+# order) when an app is built, not whenever `scheduler` or one of its submodules is imported.
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -32,8 +37,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config.get("TRUSTED_PROXY_COUNT"):
         # Behind a TLS-terminating proxy: take the client address (for the per-address sign-in
         # throttle and logs) and the scheme from that many X-Forwarded-* hops, no more.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO)
@@ -41,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _bound_int_ids(app)
 
     from . import models  # noqa: F401  (complete metadata for Alembic)
-    from .core import errorlog
+    from .core import errorlog  # app factory
 
     errorlog.init_app(app)  # before the engine exists: hide_parameters, safe error logs, DataError → 422
 
@@ -49,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
 
-    from .core.i18n import select_locale, select_timezone
+    from .core.i18n import select_locale, select_timezone  # app factory
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
@@ -58,23 +61,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_errors(app)
 
-    from .core.security import set_security_headers
-    from .core.timefmt import register_filters
-    from .core.views import inject_globals
+    from .core.security import set_security_headers  # app factory
+    from .core.timefmt import register_filters  # app factory
+    from .core.views import inject_globals  # app factory
 
     app.after_request(set_security_headers)
     app.context_processor(inject_globals)
     register_filters(app)
 
-    from .cli import register_cli
+    from .cli import register_cli  # app factory
 
     register_cli(app)
     return app
 
 
 def _init_login(app: Flask) -> None:
-    from .people.auth import resolve_session
-    from .people.models import User
+    from .people.auth import resolve_session  # app factory
+    from .people.models import User  # app factory
 
     login_manager.init_app(app)
     login_manager.login_view = "people.sign_in"
@@ -93,8 +96,6 @@ def _init_login(app: Flask) -> None:
 def _bound_int_ids(app: Flask) -> None:
     """`<int:…>` in addresses stops at the largest database INTEGER: a larger id is not found (404)
     instead of overflowing SQLite or being refused by PostgreSQL (a 500)."""
-    from werkzeug.routing import IntegerConverter
-
     class DatabaseIntConverter(IntegerConverter):
         def __init__(self, url_map, *args, **kwargs):
             kwargs.setdefault("max", 2**31 - 1)
@@ -104,12 +105,10 @@ def _bound_int_ids(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from importlib import import_module
-
-    from .api import bp as api_bp
-    from .core.views import bp as core_bp
-    from .jobs import init_app as jobs_init
-    from .jobs.retention import init_app as retention_init
+    from .api import bp as api_bp  # app factory
+    from .core.views import bp as core_bp  # app factory
+    from .jobs import init_app as jobs_init  # app factory
+    from .jobs.retention import init_app as retention_init  # app factory
 
     app.register_blueprint(core_bp)
     jobs_init(app)  # the job list the packages fill

@@ -7,6 +7,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from .extensions import db
+from .feeds import demo as feeds_demo
+from .panels import demo as panels_demo
+from .people.auth import verify_password
 from .people.models import User
 from .people.services import create_unit, create_user
 
@@ -56,8 +59,6 @@ def seed_demo(*, production: bool) -> dict:
                                    password=DEMO_PASSWORD)
     # Each domain adds its part, using `users` (e-mail → User).
     from .consultations import demo as consultations_demo
-    from .feeds import demo as feeds_demo
-    from .panels import demo as panels_demo
 
     consultations_demo.seed(users)
     panels_demo.seed(users)
@@ -71,7 +72,5 @@ def demo_logins() -> dict:
 
 def demo_present() -> bool:
     """The demo's administrator exists, still with the demo password (so printing it is true)."""
-    from .people.auth import verify_password
-
     user = db.session.execute(select(User).where(User.email == PEOPLE[0][0])).scalar_one_or_none()
     return user is not None and verify_password(user, DEMO_PASSWORD)

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..core.errors import DomainError
 from ..extensions import db
+from ..people.auth import user_for_api_token
 from .openapi import ROUTES, Route
 from .schema import DB_INT_MAX, MAX_BODY_BYTES, ApiModel, ResponseModel, read_body, read_query
 
@@ -62,8 +63,6 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 
 @bp.before_request
 def authenticate():
-    from ..people.auth import user_for_api_token
-
     # Smaller than the pages' limit: no API body needs more, and nothing is read before this.
     request.max_content_length = current_app.config.get("API_MAX_CONTENT_LENGTH", MAX_BODY_BYTES)
     if request.endpoint in _PUBLIC_ENDPOINTS:

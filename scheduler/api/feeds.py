@@ -6,6 +6,7 @@ from flask import jsonify
 from pydantic import Field
 
 from ..extensions import db
+from ..feeds.services import feed_urls, reset_feed_token, webcal
 from . import api_route, current_api_user
 from .schema import ResponseModel
 
@@ -30,8 +31,6 @@ class FeedsOut(ResponseModel):
 
 
 def _feeds_json(user, token=None) -> dict:
-    from ..feeds.services import feed_urls, webcal
-
     urls = feed_urls(user, token)
     return {"personal": urls["personal"], "personal_webcal": webcal(urls["personal"]),
             "units": urls["units"], "panels": urls["panels"]}
@@ -47,8 +46,6 @@ def my_feeds():
 @api_route("/me/feeds/reset", methods=("POST",), summary="Replace my calendar addresses (the old ones stop working)",
            response=FeedsOut)
 def reset_my_feeds():
-    from ..feeds.services import reset_feed_token
-
     user = current_api_user()
     token = reset_feed_token(user)
     data = _feeds_json(user, token)

@@ -6,7 +6,8 @@ EU rules) because Outlook mishandles the RDATE lists icalendar 7 generates.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Timezone, TimezoneDaylight, TimezoneStandard
 
@@ -22,7 +23,6 @@ _EU_ZONES = {
 
 def vtimezone(tz_name: str = "Europe/Helsinki") -> Timezone:
     if tz_name not in _EU_ZONES:
-        from zoneinfo import ZoneInfo
 
         return Timezone.from_tzinfo(ZoneInfo(tz_name))
     std_off, dst_off, std_name, dst_name = _EU_ZONES[tz_name]
@@ -49,8 +49,6 @@ def vtimezone(tz_name: str = "Europe/Helsinki") -> Timezone:
 
 
 def _offset(text: str):
-    from datetime import timedelta
-
     sign = -1 if text[0] == "-" else 1
     return sign * timedelta(hours=int(text[1:3]), minutes=int(text[3:5]))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time
+from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_date
@@ -116,8 +117,6 @@ def parse_date(text: str) -> date:
 def format_mail_date(value) -> str:
     """An e-mail's Date header (RFC 5322, "Wed, 02 Dec 2026 00:52:46 +0000") in Finnish notation;
     a value that is no date is shown as it is."""
-    from email.utils import parsedate_to_datetime
-
     if isinstance(value, datetime):
         return format_datetime(value if value.tzinfo else value.replace(tzinfo=UTC))
     try:

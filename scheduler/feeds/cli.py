@@ -6,6 +6,8 @@ import click
 from flask.cli import AppGroup
 
 from ..extensions import db
+from ..people.services import get_user_by_email
+from .services import clear_render_cache, reset_feed_token
 
 feeds_cli = AppGroup("feeds", help="Calendar subscription feeds.")
 
@@ -14,9 +16,6 @@ feeds_cli = AppGroup("feeds", help="Calendar subscription feeds.")
 @click.argument("email")
 def reset_command(email):
     """Replace EMAIL's feed address (e.g. when it has leaked). The old one stops working at once."""
-    from ..people.services import get_user_by_email
-    from .services import reset_feed_token
-
     user = get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user {email}")
@@ -28,8 +27,6 @@ def reset_command(email):
 @feeds_cli.command("clear-cache")
 def clear_cache_command():
     """Empty the render cache (safe at any time: feeds render their items again on the next poll)."""
-    from .services import clear_render_cache
-
     n = clear_render_cache()
     db.session.commit()
     click.echo(f"Removed {n} cached items.")

@@ -11,9 +11,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from ..consultations.models import Booking, ConsultationSeries
+from ..consultations.services import SeriesInput, book_slot, can_book, create_series
+from ..consultations.slots import occurrences, slot_key, slots_of
 from ..core.db import utcnow
 from ..core.timefmt import to_local
 from ..extensions import db
+from ..panels.cases import schedule_case, submit_case
+from ..panels.models import Panel, PanelSession
+from ..panels.panel_admin import create_panel
+from ..panels.services import publish_agenda
 
 
 def seed(users: dict) -> None:
@@ -24,10 +31,6 @@ def seed(users: dict) -> None:
 
 
 def _ensure_a_booking(users: dict, now: datetime) -> None:
-    from ..consultations.models import Booking, ConsultationSeries
-    from ..consultations.services import SeriesInput, book_slot, can_book, create_series
-    from ..consultations.slots import occurrences, slot_key, slots_of
-
     worker, doctor = users.get("sosiaalityontekija@demo.fi"), users.get("lanu@demo.fi")
     if worker is None or doctor is None or db.session.scalar(select(func.count(Booking.id))):
         return
@@ -50,11 +53,6 @@ def _ensure_a_booking(users: dict, now: datetime) -> None:
 
 
 def _ensure_a_published_session(users: dict, now: datetime) -> None:
-    from ..panels.cases import schedule_case, submit_case
-    from ..panels.models import Panel, PanelSession
-    from ..panels.panel_admin import create_panel
-    from ..panels.services import publish_agenda
-
     admin, secretary = users.get("admin@demo.fi"), users.get("sihteeri@demo.fi")
     worker, expert = users.get("sosiaalityontekija@demo.fi"), users.get("juristi@demo.fi")
     if None in (admin, secretary, worker, expert):

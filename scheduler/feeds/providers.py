@@ -18,12 +18,14 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, or_, select
 
 from ..consultations.models import Booking, ConsultationSeries, ConsultationSlot, series_consultants
+from ..consultations.slots import Occurrence, occurrences, slots_of
 from ..core.db import UTCDateTime
 from ..core.timefmt import to_local
 from ..extensions import db
 from ..panels.models import Panel, PanelCase, PanelCaseExpert, PanelSecretary, PanelSession
 from ..people.models import Unit, User
 from .items import CANCELLED, CONFIRMED, FeedItem
+from .models import FeedTombstone
 
 if TYPE_CHECKING:
     from .services import FeedContext
@@ -102,8 +104,6 @@ def subscribable_units() -> list[Unit]:
 def unit_slot_items(unit: Unit, ctx: FeedContext) -> Iterable[FeedItem]:
     """A unit's published consultation hours, one event per slot: its time and whether it is free
     or booked. Nothing about who booked it or why. A constant number of queries."""
-    from ..consultations.slots import Occurrence, occurrences, slots_of
-
     series_list = list(db.session.execute(
         select(ConsultationSeries).where(ConsultationSeries.unit_id == unit.id, ConsultationSeries.is_active.is_(True))
         .order_by(ConsultationSeries.id)
@@ -227,8 +227,6 @@ def panel_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
 def tombstone_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
     """Panel times that left the user's feed sources lately (see tombstones.py), as cancelled. Last
     in PERSONAL_PROVIDERS: a live item with the same UID wins. One query."""
-    from .models import FeedTombstone
-
     t = FeedTombstone
     rows = db.session.connection().execute(
         select(t.item_key, t.uid, t.start_dt, t.end_dt, t.sequence, t.panel_name, t.cancelled_dt)
@@ -276,8 +274,6 @@ def panel_session_items(panel: Panel, ctx: FeedContext) -> Iterable[FeedItem]:
 def _state_statements():
     """Built once (building them cost more than running them): one aggregate statement per source.
     Parameters: user_id, window_start, cancelled_since."""
-    from .models import FeedTombstone
-
     b = _bookings_statement().subquery()
     s = _invited_sessions_statement().subquery()
     c = _own_cases_statement().subquery()

@@ -45,6 +45,14 @@ from ..people.models import User
 from .ical import calendar_head, calendar_tail, render_vevent
 from .items import CANCELLED, FeedItem
 from .models import FeedRenderCache
+from .providers import (
+    PERSONAL_PROVIDERS,
+    PERSONAL_STATE,
+    panel_session_items,
+    panel_with_id,
+    unit_slot_items,
+    unit_with_code,
+)
 from .tokens import (  # noqa: F401  (the feeds API: views, API endpoints and the CLI use these from here)
     base_url,
     ensure_feed_token,
@@ -300,8 +308,6 @@ def personal_feed(user: User, *, now: datetime | None = None) -> BuiltFeed:
 
     First the state of its sources (one aggregate query each); unchanged since this process last
     built the feed, the same feed again. Otherwise the items, and texts from the caches."""
-    from .providers import PERSONAL_PROVIDERS, PERSONAL_STATE
-
     ctx = _context(user, now)
     key = ("personal", user.id, ctx.lang, ctx.base_url, current_app.config["APP_TIMEZONE"], ctx.now.date())
     state = PERSONAL_STATE(user, ctx)
@@ -318,8 +324,6 @@ def personal_feed(user: User, *, now: datetime | None = None) -> BuiltFeed:
 
 def unit_feed(user: User, unit_code: str, *, now: datetime | None = None) -> BuiltFeed:
     """A unit's published consultation hours: times and free/booked, nothing else."""
-    from .providers import unit_slot_items, unit_with_code
-
     unit = unit_with_code(unit_code)
     if unit is None:
         raise NotFound(str(_l("No such feed.")))
@@ -331,8 +335,6 @@ def unit_feed(user: User, unit_code: str, *, now: datetime | None = None) -> Bui
 
 def panel_feed(user: User, panel_id: int, *, now: datetime | None = None) -> BuiltFeed:
     """A panel's session dates."""
-    from .providers import panel_session_items, panel_with_id
-
     panel = panel_with_id(panel_id)
     if panel is None:
         raise NotFound(str(_l("No such feed.")))

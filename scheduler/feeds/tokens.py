@@ -25,6 +25,7 @@ from ..core.db import utcnow
 from ..extensions import db
 from ..people.models import User
 from .models import FeedToken
+from .providers import subscribable_panels, subscribable_units
 
 TOKEN_BYTES = 24  # 192 bits; 32 URL-safe characters
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -151,8 +152,6 @@ def webcal(url: str) -> str:
 
 def feed_urls(user: User, token: str | None = None) -> dict:
     """All feed addresses the user may subscribe to: {"personal": URL, "units": [...], "panels": [...]}."""
-    from .providers import subscribable_panels, subscribable_units
-
     token = token or ensure_feed_token(user)
     lang = user.language or "fi"
     return {

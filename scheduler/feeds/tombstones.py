@@ -16,6 +16,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from ..core.db import utcnow
+from ..panels.models import PanelCase, PanelCaseExpert, PanelSession
 from .models import FeedTombstone
 
 AGENDA_STATUSES = ("scheduled", "handled")
@@ -40,8 +41,6 @@ def _keep(session: Session, *, user_id: int, key: str, uid: str, start, end, seq
 
 
 def _cases_leaving_published_agendas(session: Session, flush_context, instances) -> None:
-    from ..panels.models import PanelCase, PanelCaseExpert, PanelSession
-
     leaving = []
     for obj in session.dirty:
         if not isinstance(obj, PanelCase):

@@ -16,6 +16,7 @@ never raises another alert (`is_alert`), so a broken mail server cannot start a 
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,12 +26,15 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..core.db import utcnow
+from ..core.signals import job_finished, outbox_attempted
 from ..core.timefmt import format_datetime
 from ..delivery.mail import queue_email, render_email
+from ..delivery.microsoft import GraphAuthError, GraphTokenError
 from ..delivery.models import OutboxMessage
 from ..extensions import db
-from .jobruns import DELIVERY_JOB, jobs_state
-from .metrics import observe_delivery, transport_of
+from ..people.models import User, UserRole
+from .jobruns import DELIVERY_JOB, jobs_state, record_job_run
+from .metrics import JOB_DURATION, JOB_RUNS, observe_delivery, transport_of
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +52,6 @@ def link(endpoint: str, **values) -> str:
 
 
 def administrators() -> list:
-    from ..people.models import User, UserRole
-
     return list(db.session.execute(
         select(User).join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == "admin", User.is_active.is_(True)).order_by(User.id)
@@ -164,10 +166,6 @@ def credentials_refused(error: BaseException | None, attempts: int = 1) -> bool:
     """SMTP 535, the identity platform refusing our client secret (401 invalid_client), or Graph
     answering 401 again after the handler fetched a new token. (A single Graph 401 is not: the
     handler drops the token and the next attempt usually passes.)"""
-    import smtplib
-
-    from ..delivery.microsoft import GraphAuthError, GraphTokenError
-
     seen = 0
     while error is not None and seen < 5:
         if isinstance(error, smtplib.SMTPAuthenticationError | GraphTokenError):
@@ -201,9 +199,6 @@ def on_outbox_attempted(msg: OutboxMessage, outcome: str = "", error: BaseExcept
 
 
 def on_job_finished(job_id: str, **kw) -> None:
-    from .jobruns import record_job_run
-    from .metrics import JOB_DURATION, JOB_RUNS
-
     JOB_RUNS.labels(job_id, "ok" if kw.get("ok") else "error").inc()
     if kw.get("ok"):
         JOB_DURATION.labels(job_id).observe(kw.get("duration") or 0.0)
@@ -215,8 +210,6 @@ def digest_job() -> None:
 
 
 def connect_receivers() -> None:
-    from ..core.signals import job_finished, outbox_attempted
-
     outbox_attempted.connect(on_outbox_attempted, weak=False)
     job_finished.connect(on_job_finished, weak=False)
 

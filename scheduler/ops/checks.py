@@ -17,11 +17,14 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msal
 import requests
 from flask import current_app
 from sqlalchemy import text
 
+from ..delivery.microsoft import GraphClient, GraphError, GraphTokenError
 from ..extensions import db
+from .health import schema_check
 
 CHECK_TIMEOUT = 10  # seconds per network step
 OK, FAIL, SKIP = "ok", "fail", "skip"
@@ -58,8 +61,6 @@ def check_database() -> Result:
 
 
 def check_schema() -> Result:
-    from .health import schema_check
-
     try:
         c = schema_check()
     except Exception as exc:  # the database is down: the line above says so
@@ -171,8 +172,6 @@ def _http_problem(exc: Exception) -> str:
 
 
 def check_graph() -> Result:
-    from ..delivery.microsoft import GraphClient, GraphError, GraphTokenError
-
     cfg = current_app.config
     if not cfg.get("GRAPH_ENABLED"):
         return Result("graph", SKIP, "Teams is off (GRAPH_* not set)")
@@ -236,8 +235,6 @@ def check_entra_redirect() -> Result:
 
 
 def check_entra_secret() -> Result:
-    import msal
-
     cfg = current_app.config
     try:
         session = requests.Session()

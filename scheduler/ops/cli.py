@@ -6,7 +6,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from ..delivery.outbox import deliver_due
 from ..extensions import db
+from .alerts import failed_count, failed_digest, jobs_stalled
+from .checks import run_checks
+from .health import schema_check
+from .jobruns import DELIVERY_JOB, jobs_state
 
 ops_cli = AppGroup("ops", help="Operations: alerts and the jobs watchdog.")
 
@@ -17,8 +22,6 @@ MARKS = {"ok": ("  OK ", "green"), "fail": ("FAIL ", "red"), "skip": ("SKIP ", "
 @with_appcontext
 def check_setup_command():
     """Check every configured integration against the real thing; exit 1 on any failure."""
-    from .checks import run_checks
-
     results = run_checks()
     for r in results:
         mark, colour = MARKS[r.status]
@@ -37,11 +40,6 @@ def check_setup_command():
 def watchdog_command():
     """Alert the administrators when the jobs process has stalled (run every few minutes by a timer
     on the web host). While it is stalled, this also delivers the outbox, so the alert goes out."""
-    from ..delivery.outbox import deliver_due
-    from .alerts import jobs_stalled
-    from .health import schema_check
-    from .jobruns import DELIVERY_JOB, jobs_state
-
     if not schema_check().ok:
         db.session.rollback()
         raise click.ClickException("The database is not at the migration head (an upgrade in progress?); "
@@ -63,8 +61,6 @@ def watchdog_command():
 @ops_cli.command("digest")
 def digest_command():
     """Queue today's digest of failed messages now (the job does it every morning)."""
-    from .alerts import failed_count, failed_digest
-
     n = failed_digest()
     db.session.commit()
     click.echo(f"Failed messages: {failed_count()}; {n} digest e-mail(s) queued.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import text
 
@@ -22,7 +23,6 @@ def migration_heads(app=None) -> tuple[str, ...]:
     app = app or current_app
     cached = app.extensions.get("ops_migration_heads")
     if cached is None:
-        from alembic.script import ScriptDirectory
 
         config = app.extensions["migrate"].migrate.get_config()
         cached = app.extensions["ops_migration_heads"] = tuple(sorted(ScriptDirectory.from_config(config).get_heads()))

@@ -23,7 +23,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from ..core.db import utcnow
+from ..core.signals import booking_changed, panel_case_changed
+from ..delivery.microsoft import GraphAuthError, GraphError, GraphThrottled, GraphTokenError
+from ..delivery.models import OUTBOX_STATUSES, OutboxMessage
+from ..delivery.outbox import status_counts
 from ..extensions import db
+from .health import current_revisions, migration_heads
+from .models import JobRun
 
 # Our own registry (not the library's global one): the app can be created many times in one process.
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -61,8 +67,6 @@ def transport_of(kind: str) -> str:
 
 def reason_of(error: BaseException | None) -> str:
     """A fixed word for why a delivery attempt failed, from the exception and its cause."""
-    from ..delivery.microsoft import GraphAuthError, GraphError, GraphThrottled, GraphTokenError
-
     chain: list[BaseException] = []
     e = error
     while e is not None and len(chain) < 5:
@@ -90,8 +94,6 @@ def reason_of(error: BaseException | None) -> str:
 
 def observe_delivery(kind: str, outcome: str, error: BaseException | None) -> str | None:
     """Count one outbox attempt; returns the reason class of a failure (None when sent)."""
-    from ..delivery.microsoft import GraphThrottled
-
     transport = transport_of(kind)
     DELIVERIES.labels(transport, outcome).inc()
     if outcome == "sent":
@@ -108,9 +110,6 @@ def observe_delivery(kind: str, outcome: str, error: BaseException | None) -> st
 
 def outbox_counts() -> dict[str, int]:
     """Every status, with zeros (a gauge that vanishes at 0 would break alert rules)."""
-    from ..delivery.models import OUTBOX_STATUSES
-    from ..delivery.outbox import status_counts
-
     counts = status_counts()
     return {s: int(counts.get(s, 0)) for s in OUTBOX_STATUSES}
 
@@ -119,10 +118,6 @@ class DatabaseCollector:
     """Gauges read from the database at scrape time (inside the request's app context)."""
 
     def collect(self) -> Iterable[Metric]:
-        from ..delivery.models import OutboxMessage
-        from .health import current_revisions, migration_heads
-        from .models import JobRun
-
         try:
             counts = outbox_counts()
             oldest = db.session.execute(select(func.min(OutboxMessage.created_dt))
@@ -171,7 +166,7 @@ def render() -> bytes:
     """The scrape: every process's counters (multiprocess mode) or this one's, plus the database gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_dir():
-        from prometheus_client import multiprocess
+        from prometheus_client import multiprocess  # multiprocess mode only
 
         multiprocess.MultiProcessCollector(registry)
     else:
@@ -182,8 +177,6 @@ def render() -> bytes:
 
 def init_app(app: Flask) -> None:
     """Count bookings and panel cases as their signals are sent."""
-    from ..core.signals import booking_changed, panel_case_changed
-
     booking_changed.connect(_booking_changed, weak=False)
     panel_case_changed.connect(_panel_case_changed, weak=False)
 

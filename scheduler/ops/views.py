@@ -11,7 +11,8 @@ from flask_babel import lazy_gettext as _l
 from ..core.nav import AdminLink, add_admin_link
 from ..core.permissions import roles_required
 from .health import readiness
-from .metrics import HTTP_LATENCY, HTTP_METHODS, HTTP_REQUESTS, render
+from .jobruns import job_runs
+from .metrics import HTTP_LATENCY, HTTP_METHODS, HTTP_REQUESTS, outbox_counts, render
 
 bp = Blueprint("ops", __name__)
 
@@ -48,9 +49,6 @@ def metrics():
 @bp.route("/admin/operations/")
 @roles_required("admin")
 def status():
-    from .jobruns import job_runs
-    from .metrics import outbox_counts
-
     ready, checks = readiness()
     return render_template("ops/status.html", ready=ready, checks=checks, runs=job_runs(), counts=outbox_counts())
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from ..core.errors import Conflict, Forbidden, ValidationFailed
 from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.signals import panel_case_changed
+from ..core.timefmt import format_datetime, parse_date, to_local
 from ..extensions import db
 from ..people.models import User
 from ..people.services import get_user_by_email
@@ -31,13 +32,9 @@ from .models import (
 from .services import (
     MAX_TEXT,
     RECENT_CASES_DAYS,
-    _agenda_cases,
-    _areas,
-    _check_int,
-    _event,
-    _now,
-    _session_updated,
+    agenda_cases,
     case_transition,
+    check_int,
     get_panel,
     in_pool,
     lock_session,
@@ -45,8 +42,12 @@ from .services import (
     not_found_unless_readable,
     open_sessions,
     panels_for_secretary,
+    record_event,
     require_case_secretary,
+    resolve_areas,
+    resolve_now,
     retime_agenda,
+    session_updated,
     used_minutes,
 )
 
@@ -58,7 +59,7 @@ def _case_values(*, panel: Panel, case_ref, child_age, municipality, language, b
     v["case_ref"] = (case_ref or "").strip()
     if not v["case_ref"] or len(v["case_ref"]) > 60:
         errors["case_ref"] = str(_l("Enter a pseudonymous case reference (at most 60 characters)."))
-    v["child_age"] = _check_int(errors, "child_age", child_age, 0, 25, _l("Enter the child's age in years (0–25)."))
+    v["child_age"] = check_int(errors, "child_age", child_age, 0, 25, _l("Enter the child's age in years (0–25)."))
     v["municipality"] = (municipality or "").strip()
     if not v["municipality"] or len(v["municipality"]) > 100:
         errors["municipality"] = str(_l("Enter the municipality."))
@@ -75,7 +76,7 @@ def _case_values(*, panel: Panel, case_ref, child_age, municipality, language, b
     v["services_tried"] = (services_tried or "").strip()
     if len(v["services_tried"]) > MAX_TEXT:
         errors["services_tried"] = str(_l("Use at most %(n)d characters.", n=MAX_TEXT))
-    v["areas"] = _areas(expertise, "expertise", errors)
+    v["areas"] = resolve_areas(expertise, "expertise", errors)
     if not v["areas"] and "expertise" not in errors:
         errors["expertise"] = str(_l("Choose at least one expertise area the case needs."))
     v["preferred_session_id"] = None
@@ -102,7 +103,7 @@ def submit_case(*, actor: User, panel_id: int, case_ref: str, child_age, municip
     panel = get_panel(panel_id)
     if not panel.is_active:
         raise ValidationFailed(str(_l("This panel does not take cases now.")), fields={"panel_id": str(_l("Choose another panel."))})
-    now = _now(now)
+    now = resolve_now(now)
     v, errors = _case_values(panel=panel, case_ref=case_ref, child_age=child_age, municipality=municipality,
                              language=language, background=background, questions=questions, expertise=expertise,
                              services_tried=services_tried, preferred_session_id=preferred_session_id, now=now)
@@ -115,7 +116,7 @@ def submit_case(*, actor: User, panel_id: int, case_ref: str, child_age, municip
     case.areas = v["areas"]
     db.session.add(case)
     db.session.flush()
-    _event(case, "submitted", actor, now)
+    record_event(case, "submitted", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="submitted")
     return case
@@ -131,7 +132,7 @@ def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, munic
     case = locked_case(case)
     if not case.is_editable:
         raise Conflict(str(_l("The case has been accepted and can no longer be changed. Contact the panel's secretary.")))
-    now = _now(now)
+    now = resolve_now(now)
     v, errors = _case_values(panel=case.panel, case_ref=case_ref, child_age=child_age, municipality=municipality,
                              language=language, background=background, questions=questions, expertise=expertise,
                              services_tried=services_tried, preferred_session_id=preferred_session_id, now=now)
@@ -143,7 +144,7 @@ def update_case(case: PanelCase, *, actor: User, case_ref: str, child_age, munic
                                          "questions", "services_tried", "preferred_session_id")},
                     client_consent=bool(client_consent))
     case.areas = v["areas"]
-    _event(case, action, actor, now)
+    record_event(case, action, actor, now)
     db.session.flush()
     if action == "resubmitted":
         panel_case_changed.send(case, action="submitted")
@@ -160,7 +161,7 @@ def withdraw_case(case: PanelCase, *, actor: User, now: datetime | None = None) 
     if not CASE_TRANSITIONS.allows(case.status, CaseStatus.WITHDRAWN):
         raise Conflict(str(_l("The case can no longer be withdrawn.")))
     _take_off_agenda(case, new_status=CaseStatus.WITHDRAWN)
-    _event(case, "withdrawn", actor, now)
+    record_event(case, "withdrawn", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="withdrawn")
     return case
@@ -174,7 +175,7 @@ def _take_off_agenda(case: PanelCase, *, new_status: CaseStatus, **values) -> No
     if was_on_agenda:
         db.session.expire(old, ["cases"])
         retime_agenda(old)
-        _session_updated(old)
+        session_updated(old)
 
 
 def cases_of(user: User) -> list[PanelCase]:
@@ -213,8 +214,8 @@ def accept_case(case: PanelCase, *, actor: User, now: datetime | None = None) ->
         return case
     if case.status != CaseStatus.SUBMITTED:
         raise _lost(case, _l("Only a submitted case can be accepted."))
-    case_transition(case, CaseStatus.ACCEPTED, bump=False, accepted_dt=_now(now))
-    _event(case, "accepted", actor, now)
+    case_transition(case, CaseStatus.ACCEPTED, bump=False, accepted_dt=resolve_now(now))
+    record_event(case, "accepted", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="accepted")
     return case
@@ -235,7 +236,7 @@ def return_case(case: PanelCase, *, actor: User, message: str, now: datetime | N
     if case.status not in (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED):
         raise _lost(case, _l("Only a submitted or accepted case can be returned."))
     case_transition(case, CaseStatus.RETURNED, bump=False, secretary_message=message[:MAX_TEXT], accepted_dt=None)
-    _event(case, "returned", actor, now)
+    record_event(case, "returned", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="returned")
     return case
@@ -251,7 +252,7 @@ def decline_case(case: PanelCase, *, actor: User, message: str = "", now: dateti
     if not CASE_TRANSITIONS.allows(case.status, CaseStatus.DECLINED):
         raise _lost(case, _l("The case can no longer be declined."))
     _take_off_agenda(case, new_status=CaseStatus.DECLINED, secretary_message=(message or "").strip()[:MAX_TEXT])
-    _event(case, "declined", actor, now)
+    record_event(case, "declined", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="declined")
     return case
@@ -263,7 +264,7 @@ def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: lis
     Decided under the panel's lock, so two secretaries cannot overfill a session (409 when full),
     nor put a case on an agenda that its submitter has just withdrawn."""
     require_case_secretary(case, actor)
-    now = _now(now)
+    now = resolve_now(now)
     case = locked_case(case)
     if not CASE_TRANSITIONS.allows(case.status, CaseStatus.SCHEDULED):
         raise _lost(case, _l("Only a submitted or accepted case can be put on an agenda."))
@@ -284,11 +285,11 @@ def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: lis
     first_time = case.status != CaseStatus.SCHEDULED
     if case.status == CaseStatus.SUBMITTED:
         case_transition(case, CaseStatus.ACCEPTED, bump=False, accepted_dt=now)
-        _event(case, "accepted", actor, now)
+        record_event(case, "accepted", actor, now)
     if not same:
         case_transition(case, CaseStatus.SCHEDULED, bump=False, session_id=session.id, position=10_000 + case.id)
         db.session.expire(case, ["session"])
-        _event(case, "scheduled" if first_time else "moved", actor, now)
+        record_event(case, "scheduled" if first_time else "moved", actor, now)
     experts_changed = expert_users is not None and _set_experts(case, expert_users, now)
     if same and not experts_changed:
         case.already_done = True  # on this agenda already, with these experts: nothing to do
@@ -297,10 +298,10 @@ def schedule_case(case: PanelCase, *, actor: User, session_id: int, experts: lis
     retime_agenda(session)
     if old is not None:
         retime_agenda(old)
-        _session_updated(old)
+        session_updated(old)
     if not same:
         panel_case_changed.send(case, action="scheduled" if first_time else "moved")
-    _session_updated(session)
+    session_updated(session)
     return case
 
 
@@ -311,7 +312,7 @@ def unschedule_case(case: PanelCase, *, actor: User, now: datetime | None = None
     if case.status != CaseStatus.SCHEDULED:
         raise _lost(case, _l("The case is not on an agenda."))
     _take_off_agenda(case, new_status=CaseStatus.ACCEPTED)
-    _event(case, "moved", actor, now)
+    record_event(case, "moved", actor, now)
     db.session.flush()
     panel_case_changed.send(case, action="moved")
     return case
@@ -326,7 +327,7 @@ def move_on_agenda(case: PanelCase, *, actor: User, direction: str) -> PanelCase
         raise _lost(case, _l("The case is not on an agenda."))
     if session.status != SessionStatus.SCHEDULED:
         raise Conflict(str(_l("The agenda is published and its order is locked.")))
-    items = _agenda_cases(session)
+    items = agenda_cases(session)
     i = next(n for n, c in enumerate(items) if c.id == case.id)
     j = i - 1 if direction == "up" else i + 1
     if 0 <= j < len(items):
@@ -342,7 +343,7 @@ def set_case_minutes(case: PanelCase, *, actor: User, minutes) -> PanelCase:
     """A case can take longer (or shorter) than the panel's default; later cases shift."""
     require_case_secretary(case, actor)
     errors: dict[str, str] = {}
-    n = _check_int(errors, "minutes", minutes, 5, 600, _l("A case takes 5–600 minutes."))
+    n = check_int(errors, "minutes", minutes, 5, 600, _l("A case takes 5–600 minutes."))
     if errors:
         raise ValidationFailed(str(_l("Check the length.")), fields=errors)
     case = locked_case(case)
@@ -354,7 +355,7 @@ def set_case_minutes(case: PanelCase, *, actor: User, minutes) -> PanelCase:
         case.minutes = n
         db.session.flush()
         if retime_agenda(session):
-            _session_updated(session)
+            session_updated(session)
     else:
         case.minutes = n
         db.session.flush()
@@ -387,7 +388,7 @@ def _set_experts(case: PanelCase, users: list[User], now: datetime | None) -> bo
     db.session.execute(PanelCaseExpert.__table__.delete().where(
         PanelCaseExpert.case_id == case.id, PanelCaseExpert.user_id.in_(current - wanted)))
     for uid in wanted - current:
-        db.session.add(PanelCaseExpert(case_id=case.id, user_id=uid, assigned_dt=_now(now)))
+        db.session.add(PanelCaseExpert(case_id=case.id, user_id=uid, assigned_dt=resolve_now(now)))
     db.session.flush()
     db.session.expire(case, ["experts"])
     return True
@@ -399,7 +400,7 @@ def set_case_experts(case: PanelCase, *, actor: User, experts: list, now: dateti
     if case.status not in (CaseStatus.SUBMITTED, CaseStatus.ACCEPTED, CaseStatus.SCHEDULED):
         raise _lost(case, _l("Experts can be chosen only for a case waiting for the panel."))
     if _set_experts(case, _expert_users(case, experts), now) and case.session is not None and case.status == CaseStatus.SCHEDULED:
-        _session_updated(case.session)
+        session_updated(case.session)
     return case
 
 
@@ -410,7 +411,7 @@ def conflicted_user_ids(case: PanelCase) -> set[int]:
 def suggest_experts(case: PanelCase, *, now: datetime | None = None) -> list[dict]:
     """The pool ranked for the case: most of the needed expertise first, then the fewest cases in
     the last RECENT_CASES_DAYS days, then by name. Experts with a declared conflict are left out."""
-    since = _now(now) - timedelta(days=RECENT_CASES_DAYS)
+    since = resolve_now(now) - timedelta(days=RECENT_CASES_DAYS)
     recent = dict(db.session.execute(
         select(PanelCaseExpert.user_id, func.count()).where(PanelCaseExpert.assigned_dt >= since)
         .group_by(PanelCaseExpert.user_id)
@@ -434,14 +435,14 @@ def declare_conflict(case: PanelCase, *, actor: User, now: datetime | None = Non
         raise not_found_unless_readable(case, actor, _l("Only the panel's experts can declare a conflict of interest."))
     case = locked_case(case)
     if db.session.get(PanelConflict, (case.id, actor.id)) is None:
-        db.session.add(PanelConflict(case_id=case.id, user_id=actor.id, declared_dt=_now(now)))
+        db.session.add(PanelConflict(case_id=case.id, user_id=actor.id, declared_dt=resolve_now(now)))
     was_assigned = any(e.id == actor.id for e in case.experts)
     if was_assigned:
         _set_experts(case, [e for e in case.experts if e.id != actor.id], now)
-    _event(case, "conflict_declared", actor, now)
+    record_event(case, "conflict_declared", actor, now)
     db.session.flush()
     if was_assigned and case.session is not None and case.status == CaseStatus.SCHEDULED:
-        _session_updated(case.session)
+        session_updated(case.session)
     return case
 
 
@@ -461,8 +462,6 @@ def _clean_list(items) -> list[str]:
 def record_statement(case: PanelCase, *, actor: User, text: str, recommendations=None, responsible_services=None,
                      follow_up: date | str | None = None, now: datetime | None = None) -> PanelStatement:
     """Record (or correct) the panel's advice on a case; the submitter is notified."""
-    from ..core.timefmt import format_datetime, parse_date, to_local
-
     require_case_secretary(case, actor)
     case = locked_case(case)
     if case.is_erased:
@@ -472,7 +471,7 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
         raise _lost(case, _l("Advice can be recorded for a case on a published agenda."))
     # Only once the session has started (or is marked held): advice recorded beforehand would be a
     # mistake, and it would make the figures' "days from submission to advice" wrong.
-    if case.session.status != SessionStatus.HELD and case.session.start_dt > _now(now):
+    if case.session.status != SessionStatus.HELD and case.session.start_dt > resolve_now(now):
         raise Conflict(str(_l("The advice can be recorded once the session has started (%(when)s).",
                               when=format_datetime(case.session.start_dt))))
     errors: dict[str, str] = {}
@@ -492,13 +491,13 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
         except ValueError:
             errors["follow_up"] = str(_l("Write the date as d.m.yyyy, e.g. 5.1.2027."))
     kept = case.statement is not None and case.statement.follow_up_date == follow_up_date
-    if follow_up_date and not kept and follow_up_date < to_local(_now(now)).date():
+    if follow_up_date and not kept and follow_up_date < to_local(resolve_now(now)).date():
         errors["follow_up"] = str(_l("The follow-up date cannot be in the past."))
     identity_code_errors(errors, text=text, recommendations="\n".join(recs),
                          responsible_services="\n".join(services))
     if errors:
         raise ValidationFailed(str(_l("Check the advice.")), fields=errors)
-    now = _now(now)
+    now = resolve_now(now)
     statement = case.statement
     first = statement is None
     if not first and (statement.text, list(statement.recommendations or []), list(statement.responsible_services or []),
@@ -514,7 +513,7 @@ def record_statement(case: PanelCase, *, actor: User, text: str, recommendations
         case_transition(case, CaseStatus.HANDLED, handled_dt=now)
     else:
         case_transition(case, CaseStatus.HANDLED, bump=False)  # the guard: still handled, nobody else changed it
-    _event(case, "statement" if first else "statement_updated", actor, now)
+    record_event(case, "statement" if first else "statement_updated", actor, now)
     db.session.flush()
     db.session.expire(case, ["statement"])
     panel_case_changed.send(case, action="statement")

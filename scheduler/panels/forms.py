@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     EmailField,
@@ -15,7 +16,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..core.forms import Form, MultiCheckboxField, choices
-from ..people.models import LANGUAGE_LABELS
+from ..extensions import db
+from ..people.models import LANGUAGE_LABELS, ExpertiseArea
 
 WEEKDAY_CHOICES = choices([("MO", _l("Monday")), ("TU", _l("Tuesday")), ("WE", _l("Wednesday")),
                    ("TH", _l("Thursday")), ("FR", _l("Friday"))])
@@ -24,20 +26,10 @@ ORDINAL_CHOICES = choices([("1", _l("first")), ("2", _l("second")), ("3", _l("th
 
 
 def expertise_names() -> dict[str, str]:
-    from sqlalchemy import select
-
-    from ..extensions import db
-    from ..people.models import ExpertiseArea
-
     return {a.code: a.name for a in db.session.execute(select(ExpertiseArea).order_by(ExpertiseArea.position)).scalars()}
 
 
 def expertise_choices() -> list:
-    from sqlalchemy import select
-
-    from ..extensions import db
-    from ..people.models import ExpertiseArea
-
     return choices((a.code, a.name) for a in db.session.execute(select(ExpertiseArea).order_by(ExpertiseArea.position)).scalars())
 
 

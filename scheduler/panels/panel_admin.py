@@ -22,18 +22,18 @@ from ..people.services import get_user_by_email, normalize_email
 from .models import Panel, PanelCase, PanelCaseExpert, PanelExpert, SessionStatus
 from .notifications import record_expert_left
 from .services import (
-    _agenda_cases,
-    _areas,
-    _check_int,
-    _now,
-    _require_admin,
-    _session_updated,
-    _sessions,
+    agenda_cases,
+    check_int,
     ensure_sessions,
     horizon_months,
     lock_panel,
+    require_admin,
+    resolve_areas,
+    resolve_now,
     retime_agenda,
     session_transition,
+    session_updated,
+    sessions_of,
     used_minutes,
 )
 
@@ -71,13 +71,13 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
             meets = False
         if not meets:
             errors["rrule"] = str(_l("Choose how often the panel meets."))
-    values["session_minutes"] = _check_int(errors, "session_minutes", session_minutes, 15, 600,
+    values["session_minutes"] = check_int(errors, "session_minutes", session_minutes, 15, 600,
                                            _l("A session lasts 15–600 minutes."))
-    values["case_minutes"] = _check_int(errors, "case_minutes", case_minutes, 5, 600,
+    values["case_minutes"] = check_int(errors, "case_minutes", case_minutes, 5, 600,
                                         _l("A case takes 5–600 minutes."))
-    values["submission_deadline_days"] = _check_int(errors, "submission_deadline_days", submission_deadline_days, 0, 90,
+    values["submission_deadline_days"] = check_int(errors, "submission_deadline_days", submission_deadline_days, 0, 90,
                                                     _l("Use 0–90 days."))
-    values["agenda_days"] = _check_int(errors, "agenda_days", agenda_days, 0, 90, _l("Use 0–90 days."))
+    values["agenda_days"] = check_int(errors, "agenda_days", agenda_days, 0, 90, _l("Use 0–90 days."))
     if not errors and values["case_minutes"] > values["session_minutes"]:
         errors["case_minutes"] = str(_l("A case cannot take longer than the whole session."))
     return values, errors
@@ -124,7 +124,7 @@ def create_panel(*, actor: User, name: str, rrule: str, first_start: datetime | 
                  secretaries: list[str] | None = None, experts: list[dict] | None = None, skip_july: bool = True,
                  skip_holidays: bool = True, now: datetime | None = None, name_sv: str | None = None,
                  name_en: str | None = None) -> Panel:
-    _require_admin(actor)
+    require_admin(actor)
     values, errors = _panel_values(name=name, region=region, rrule=rrule, first_start=first_start,
                                    session_minutes=session_minutes, case_minutes=case_minutes,
                                    submission_deadline_days=submission_deadline_days, agenda_days=agenda_days)
@@ -137,7 +137,7 @@ def create_panel(*, actor: User, name: str, rrule: str, first_start: datetime | 
             continue
         users = _users_by_email([spec.get("email", "")], "experts", errors)
         identity_code_errors(errors, experts=str(spec.get("organisation") or ""))
-        areas = _areas(spec.get("expertise") or [], "experts", errors)
+        areas = resolve_areas(spec.get("expertise") or [], "experts", errors)
         if users:
             expert_specs.append((users[0], areas, spec))
     if errors:
@@ -177,7 +177,7 @@ def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_star
     session whose date is still in the rhythm takes the new time (if its agenda fits), one whose
     date is not is cancelled when it has no cases; sessions with cases or a published agenda stay
     as they are for the secretary to move or cancel."""
-    _require_admin(actor)
+    require_admin(actor)
     values, errors = _panel_values(name=name, region=region, rrule=rrule, first_start=first_start,
                                    session_minutes=session_minutes, case_minutes=case_minutes,
                                    submission_deadline_days=submission_deadline_days, agenda_days=agenda_days)
@@ -202,7 +202,7 @@ def update_panel(panel: Panel, *, actor: User, name: str, rrule: str, first_star
     panel.secretaries = secretary_users
     db.session.flush()
     if schedule_changed:
-        _follow_new_rhythm(panel, actor=actor, now=_now(now))
+        _follow_new_rhythm(panel, actor=actor, now=resolve_now(now))
     if panel.is_active:
         ensure_sessions(panel, now=now)
     return panel
@@ -215,9 +215,9 @@ def _follow_new_rhythm(panel: Panel, *, actor: User, now: datetime) -> None:
     wanted = {start.date(): start for start in recurrence.starts(
         panel.rrule, first_local, after=after, before=after + relativedelta(months=horizon_months()),
         skip_july=panel.skip_july, skip_holidays=panel.skip_holidays)}
-    for session in list(_sessions(panel, after=now, statuses=(SessionStatus.SCHEDULED,))):
+    for session in list(sessions_of(panel, after=now, statuses=(SessionStatus.SCHEDULED,))):
         start = wanted.get(session.occurrence_date)
-        has_cases = bool(_agenda_cases(session))
+        has_cases = bool(agenda_cases(session))
         if start is None:
             if not has_cases:
                 session_transition(session, SessionStatus.CANCELLED)
@@ -237,12 +237,12 @@ def set_expert(panel: Panel, *, actor: User, email: str, expertise: list[str], o
                languages: list[str] | str | None = None, is_active: bool = True,
                now: datetime | None = None) -> PanelExpert:
     """Add a person to the expert pool, or change their expertise, organisation and languages."""
-    _require_admin(actor)
+    require_admin(actor)
     errors: dict[str, str] = {}
     users = _users_by_email([email], "email", errors)
     if not (email or "").strip():
         errors["email"] = str(_l("Enter the expert's e-mail address."))
-    areas = _areas(expertise, "expertise", errors)
+    areas = resolve_areas(expertise, "expertise", errors)
     if not areas and "expertise" not in errors:
         errors["expertise"] = str(_l("Choose at least one expertise area."))
     identity_code_errors(errors, organisation=organisation)
@@ -268,7 +268,7 @@ def remove_expert(panel: Panel, *, actor: User, expert_id: int, now: datetime | 
     """Take a person out of the pool. They lose access at once (can_read_case asks the pool); their
     places on cases not yet handled are freed and the secretaries are told which cases lost an
     expert."""
-    _require_admin(actor)
+    require_admin(actor)
     expert = next((e for e in panel.experts if e.id == expert_id), None)
     if expert is None:
         raise NotFound(str(_l("No such expert in this panel.")))
@@ -298,6 +298,6 @@ def _left_pool(panel: Panel, user: User, *, now: datetime | None) -> list[PanelC
         if case.status == "scheduled" and case.session is not None:
             sessions[case.session.id] = case.session
     for session in sessions.values():
-        _session_updated(session)
+        session_updated(session)
     record_expert_left(panel, user, affected)
     return affected

@@ -58,7 +58,7 @@ RECENT_CASES_DAYS = 180
 MAX_TEXT = 4000
 
 
-def _now(now: datetime | None) -> datetime:
+def resolve_now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
@@ -89,7 +89,7 @@ def get_case(case_id: int) -> PanelCase:
     return case
 
 
-def _require_admin(actor: User) -> None:
+def require_admin(actor: User) -> None:
     if not actor.is_admin:
         raise Forbidden(str(_l("Only an administrator can change panels.")))
 
@@ -186,10 +186,10 @@ def read_case(case_id: int, *, actor: User, via: str = "page", now: datetime | N
     try:
         case = get_case(case_id)
     except NotFound:
-        log_refused(actor, "panel_case", case_id, via=via, now=_now(now))
+        log_refused(actor, "panel_case", case_id, via=via, now=resolve_now(now))
         raise
     if not can_read_case(case, actor):
-        log_refused(actor, "panel_case", case.id, via=via, now=_now(now))
+        log_refused(actor, "panel_case", case.id, via=via, now=resolve_now(now))
         raise NotFound(str(_l("No such case.")))
     log_case_read(case, actor, via=via, now=now)
     return case
@@ -197,21 +197,21 @@ def read_case(case_id: int, *, actor: User, via: str = "page", now: datetime | N
 
 def log_case_read(case: PanelCase, user: User, *, via: str, now: datetime | None = None) -> None:
     """Into the access log (people/access_log.py): one INSERT."""
-    log_read(user, "panel_case", case.id, via=via, now=_now(now))
+    log_read(user, "panel_case", case.id, via=via, now=resolve_now(now))
 
 
 def log_case_reads(cases: list[PanelCase], user: User, *, via: str, action: str = "read",
                    now: datetime | None = None) -> None:
     """A list that shows case content (an agenda), or was refused: one multi-row INSERT."""
-    log_access(user, "panel_case", [c.id for c in cases], via=via, action=action, now=_now(now))
+    log_access(user, "panel_case", [c.id for c in cases], via=via, action=action, now=resolve_now(now))
 
 
-def _event(case: PanelCase, action: str, actor: User | None, now: datetime | None = None) -> None:
+def record_event(case: PanelCase, action: str, actor: User | None, now: datetime | None = None) -> None:
     db.session.add(PanelCaseEvent(case_id=case.id, action=action, actor_id=actor.id if actor else None,
-                                  created_dt=_now(now)))
+                                  created_dt=resolve_now(now)))
 
 
-def _check_int(errors: dict, name: str, value, low: int, high: int, message) -> int:
+def check_int(errors: dict, name: str, value, low: int, high: int, message) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):
@@ -222,7 +222,7 @@ def _check_int(errors: dict, name: str, value, low: int, high: int, message) -> 
     return n
 
 
-def _areas(codes: list[str] | None, field: str, errors: dict) -> list[ExpertiseArea]:
+def resolve_areas(codes: list[str] | None, field: str, errors: dict) -> list[ExpertiseArea]:
     codes = list(dict.fromkeys(codes or []))
     if not codes:
         return []
@@ -235,7 +235,7 @@ def _areas(codes: list[str] | None, field: str, errors: dict) -> list[ExpertiseA
 
 # --- sessions ----------------------------------------------------------------------------------
 
-def _sessions(panel: Panel, *, after: datetime | None = None, statuses: tuple[str, ...] | None = None):
+def sessions_of(panel: Panel, *, after: datetime | None = None, statuses: tuple[str, ...] | None = None):
     q = select(PanelSession).where(PanelSession.panel_id == panel.id).order_by(PanelSession.start_dt)
     if after is not None:
         q = q.where(PanelSession.start_dt > after)
@@ -256,7 +256,7 @@ def sessions_between(panel: Panel, start: datetime | None, end: datetime | None)
 def ensure_sessions(panel: Panel, *, now: datetime | None = None, months: int | None = None) -> int:
     """Materialise the panel's sessions from now to the horizon (default PANEL_HORIZON_MONTHS).
     Idempotent: a recurrence date that has a row (even moved or cancelled) is never recreated."""
-    now = _now(now)
+    now = resolve_now(now)
     tz = app_tz()
     after = now.astimezone(tz).replace(tzinfo=None)
     until = after + relativedelta(months=months or horizon_months())
@@ -336,7 +336,7 @@ def case_transition(case: PanelCase, target: CaseStatus, *, bump: bool = True, *
         raise Conflict(changed_meanwhile_message())
 
 
-def _agenda_cases(session: PanelSession, exclude_id: int | None = None) -> list[PanelCase]:
+def agenda_cases(session: PanelSession, exclude_id: int | None = None) -> list[PanelCase]:
     # fresh rows (another secretary may have changed the agenda before our lock); the collections
     # are not needed for re-timing, so they are not reloaded here
     q = (select(PanelCase).where(PanelCase.session_id == session.id, PanelCase.status.in_(ON_AGENDA))
@@ -348,7 +348,7 @@ def _agenda_cases(session: PanelSession, exclude_id: int | None = None) -> list[
 
 
 def used_minutes(session: PanelSession, exclude_id: int | None = None) -> int:
-    return sum(c.case_minutes for c in _agenda_cases(session, exclude_id))
+    return sum(c.case_minutes for c in agenda_cases(session, exclude_id))
 
 
 def retime_agenda(session: PanelSession) -> list[PanelCase]:
@@ -356,7 +356,7 @@ def retime_agenda(session: PanelSession) -> list[PanelCase]:
     (their sequence is raised)."""
     changed = []
     t = session.start_dt
-    for i, case in enumerate(_agenda_cases(session), start=1):
+    for i, case in enumerate(agenda_cases(session), start=1):
         end = t + timedelta(minutes=case.case_minutes)
         case.position = i
         if case.start_dt != t or case.end_dt != end:
@@ -369,7 +369,7 @@ def retime_agenda(session: PanelSession) -> list[PanelCase]:
     return changed
 
 
-def _session_updated(session: PanelSession) -> None:
+def session_updated(session: PanelSession) -> None:
     if session.status == SessionStatus.AGENDA_PUBLISHED:
         panel_session_changed.send(session, action="updated")
 
@@ -387,7 +387,7 @@ def move_session(session: PanelSession, *, actor: User, start: datetime, end: da
     else:
         end_dt = local_to_utc(end) if end.tzinfo is None else end.astimezone(UTC)
     errors = {}
-    if start_dt <= _now(now):
+    if start_dt <= resolve_now(now):
         errors["start"] = str(_l("Choose a time in the future."))
     if end_dt <= start_dt:
         errors["end"] = str(_l("The end must be after the start."))
@@ -400,7 +400,7 @@ def move_session(session: PanelSession, *, actor: User, start: datetime, end: da
         return session
     session_transition(session, session.status, start_dt=start_dt, end_dt=end_dt)
     retime_agenda(session)
-    _session_updated(session)
+    session_updated(session)
     return session
 
 
@@ -411,7 +411,7 @@ def _require_secretary_or_admin(panel: Panel, actor: User) -> None:
 
 def next_open_session(panel: Panel, after: PanelSession, *, now: datetime | None = None,
                       minutes: int = 0) -> PanelSession | None:
-    for s in _sessions(panel, after=max(after.start_dt, _now(now)), statuses=OPEN_SESSION_STATUSES):
+    for s in sessions_of(panel, after=max(after.start_dt, resolve_now(now)), statuses=OPEN_SESSION_STATUSES):
         if s.id != after.id and used_minutes(s) + minutes <= s.minutes:
             return s
     return None
@@ -423,7 +423,7 @@ def _move_cases_on(session: PanelSession, *, actor: User, now: datetime | None) 
     lock, so a secretary scheduling into the next session at this moment waits for it."""
     moved: list[PanelCase] = []
     touched: dict[int, PanelSession] = {}
-    for case in _agenda_cases(session):
+    for case in agenda_cases(session):
         if case.status != CaseStatus.SCHEDULED:
             continue
         target = next_open_session(session.panel, session, now=now, minutes=case.case_minutes)
@@ -432,7 +432,7 @@ def _move_cases_on(session: PanelSession, *, actor: User, now: datetime | None) 
             touched[target.id] = target
         else:
             case_transition(case, CaseStatus.ACCEPTED, session_id=None, position=None, start_dt=None, end_dt=None)
-        _event(case, "moved", actor, now)
+        record_event(case, "moved", actor, now)
         moved.append(case)
         db.session.flush()
     for case in moved:
@@ -443,7 +443,7 @@ def _move_cases_on(session: PanelSession, *, actor: User, now: datetime | None) 
     for case in moved:
         panel_case_changed.send(case, action="moved")
     for target in touched.values():
-        _session_updated(target)
+        session_updated(target)
     return moved
 
 
@@ -474,7 +474,7 @@ def mark_held(session: PanelSession, *, actor: User, held: bool = True, now: dat
         return session
     if not SESSION_TRANSITIONS.allows(session.status, new_status):
         raise Conflict(str(_l("A cancelled session cannot be marked held.")))
-    if session.start_dt > _now(now):
+    if session.start_dt > resolve_now(now):
         raise Conflict(str(_l("The session has not started yet.")))
     session_transition(session, new_status)
     panel_session_changed.send(session, action=str(new_status))
@@ -492,19 +492,19 @@ def publish_agenda(session: PanelSession, *, actor: User, now: datetime | None =
         return session
     if session.status != SessionStatus.SCHEDULED:
         raise Conflict(str(_l("Only a coming session's agenda can be published.")))
-    if session.start_dt <= _now(now):
+    if session.start_dt <= resolve_now(now):
         raise Conflict(str(_l("The session has already started.")))
     retime_agenda(session)
-    session_transition(session, SessionStatus.AGENDA_PUBLISHED, published_dt=_now(now))
+    session_transition(session, SessionStatus.AGENDA_PUBLISHED, published_dt=resolve_now(now))
     panel_session_changed.send(session, action="published")
     return session
 
 
 def open_sessions(panel: Panel, *, now: datetime | None = None, for_submission: bool = False) -> list[PanelSession]:
     """Coming sessions (for a submission: those whose deadline has not passed)."""
-    now = _now(now)
+    now = resolve_now(now)
     out = []
-    for s in _sessions(panel, after=now, statuses=OPEN_SESSION_STATUSES):
+    for s in sessions_of(panel, after=now, statuses=OPEN_SESSION_STATUSES):
         if for_submission and s.submission_deadline_dt < now:
             continue
         out.append(s)
@@ -523,7 +523,7 @@ def sessions_for_expert(user: User, *, include_past: bool = True, now: datetime 
                 PanelSession.status.in_((SessionStatus.AGENDA_PUBLISHED, SessionStatus.HELD, SessionStatus.NOT_HELD)))
          .order_by(PanelSession.start_dt).distinct())
     if not include_past:
-        q = q.where(PanelSession.end_dt > _now(now))
+        q = q.where(PanelSession.end_dt > resolve_now(now))
     return list(db.session.execute(q).unique().scalars())
 
 

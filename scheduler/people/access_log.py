@@ -22,6 +22,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, dele
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.db import UTCDateTime, sql_in, utcnow
+from ..core.timefmt import iso_local
 from ..extensions import db
 from ..jobs.retention import cutoff, setting
 
@@ -104,8 +105,6 @@ def entries(*, limit: int | None = 200, offset: int = 0, newest_first: bool = Tr
 
 
 def entry_json(e: AccessLogEntry) -> dict:
-    from ..core.timefmt import iso_local
-
     return {"at": iso_local(e.at_dt), "user": e.user_email, "action": e.action, "object_type": e.object_type,
             "object_id": e.object_id, "via": e.via}
 

@@ -63,7 +63,7 @@ def verify_password(user: User | None, password: str) -> bool:
 
 # --- throttling --------------------------------------------------------------------------
 
-def _throttle_row(key: str) -> LoginThrottle:
+def throttle_row(key: str) -> LoginThrottle:
     row = db.session.execute(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()).scalar_one_or_none()
     if row is None:
         try:
@@ -102,7 +102,7 @@ def record_failure(email: str, address: str | None) -> None:
     now = utcnow()
     window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
     for key, limit in _keys(email, address):
-        row = _throttle_row(key)
+        row = throttle_row(key)
         if now - row.window_start_dt > window:
             row.failures, row.window_start_dt = 0, now
         row.failures += 1

@@ -44,6 +44,7 @@ from ..core.errors import DomainError
 from ..core.views import safe_next
 from ..extensions import db
 from .models import User
+from .views import sign_in_user
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,6 @@ def entra_start():
 
 
 def entra_callback():
-    from .views import sign_in_user
-
     cfg = current_app.config
     if not cfg.get("ENTRA_ENABLED"):
         abort(404)

@@ -24,8 +24,9 @@ from sqlalchemy import select, update
 from ..core.db import utcnow
 from ..core.errors import Conflict
 from ..core.hygiene import is_clean
+from ..delivery.mail import queue_email, render_email
 from ..extensions import db
-from .auth import TooManyAttempts, _throttle_row, sha256
+from .auth import TooManyAttempts, sha256, throttle_row
 from .models import PasswordToken, User
 from .services import set_password
 
@@ -63,8 +64,6 @@ def issue_link(user: User, purpose: str, *, now: datetime | None = None) -> str:
 
 
 def _queue_link_email(user: User, purpose: str, raw: str) -> None:
-    from ..delivery.mail import queue_email, render_email
-
     lang = user.language if user.language in current_app.config["LANGUAGES"] else "fi"
     with force_locale(lang):
         if purpose == "welcome":
@@ -96,7 +95,7 @@ def _queue_link_email(user: User, purpose: str, raw: str) -> None:
 
 def _count_request(key: str, now: datetime) -> int:
     """Requests under `key` within the window, this one included."""
-    row = _throttle_row(key)
+    row = throttle_row(key)
     if now - row.window_start_dt > RESET_WINDOW:
         row.failures, row.window_start_dt = 0, now
     row.failures += 1
