@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from importlib import import_module
 from pathlib import Path
 
+import requests
 from flask import Flask, session
 from flask_babel import lazy_gettext as _l
+from msal.exceptions import MsalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -120,14 +123,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
-    import smtplib
-
-    import requests
-    from msal.exceptions import MsalError
-
-    from .core.views import register_errors
-    from .delivery.microsoft import GraphError, GraphTokenError
-    from .delivery.outbox import RetryLater
+    # app factory: the package's own modules load when an app is built (see create_app)
+    from .core.views import register_errors  # app factory
+    from .delivery.microsoft import GraphError, GraphTokenError  # app factory
+    from .delivery.outbox import RetryLater  # app factory
 
     # The outside world failing during a request (Microsoft's identity platform or Graph, the mail
     # server, the network): a "not answering right now" page (503), never a 500.

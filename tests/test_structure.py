@@ -3,8 +3,7 @@
 
 - No module imports another module's `_private` names: what a module shares, it names without `_`.
 - No import inside a function, except where a comment on that line (or the line above) says why,
-  for example an optional heavy dependency or an import that must not run at start-up. Not tested
-  yet: people/admin.py, people/views.py and panels/views.py still have such imports (issue 10).
+  for example an optional heavy dependency or an import that must not run at start-up.
 """
 
 from __future__ import annotations
@@ -28,4 +27,18 @@ def test_no_module_imports_another_modules_private_names():
             if isinstance(node, ast.ImportFrom):
                 found += [f"{path}:{node.lineno} from {'.' * node.level}{node.module or ''} import {a.name}"
                           for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []
+
+
+def test_imports_inside_functions_say_why():
+    found = []
+    for path, lines, tree in _modules():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    line, above = lines[node.lineno - 1], lines[node.lineno - 2].strip()
+                    if "#" not in line and not above.startswith("#"):
+                        found.append(f"{path}:{node.lineno} {line.strip()}")
     assert found == []

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..core.db import utcnow
-from ..core.errors import NotFound
+from ..core.errors import NotFound, ValidationFailed
 from ..core.forms import FORM_REFUSALS, apply_errors, choices, ids, refused
 from ..core.nav import NavItem, add_nav
 from ..core.permissions import roles_required
@@ -549,7 +549,6 @@ def _panel_form(panel=None) -> PanelForm:
 
 def _panel_values(form: PanelForm) -> dict:
     """The friendly recurrence → RRULE, first start and length (field errors raise DomainError)."""
-    from ..core.errors import ValidationFailed
 
     errors = {}
     try:

@@ -29,6 +29,7 @@ from .models import (
     UnitMembership,
     User,
 )
+from .password_links import issue_link
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -188,7 +189,6 @@ def user_new():
                 user.is_active = bool(form.is_active.data)
                 link_sent = False
                 if form.send_link.data and user.is_active:
-                    from .password_links import issue_link
 
                     issue_link(user, "welcome")
                     link_sent = True
@@ -224,7 +224,6 @@ def _no_way_in_warning(user: User) -> str:
 def user_password_link(user_id: int):
     """Send the person a one-time link to set their own password (a welcome before their first
     sign-in, a reset after it)."""
-    from .password_links import issue_link
 
     user = db.get_or_404(User, user_id)  # CSRF: checked for every POST (CSRFProtect)
     if not user.is_active:

@@ -13,9 +13,10 @@ from ..core.timefmt import parse_date
 from ..core.transactions import run_atomically
 from ..core.views import safe_next
 from ..extensions import db
-from . import auth
+from . import auth, password_links
 from .forms import ForgotPasswordForm, LanguageForm, NewPasswordForm, PasswordForm, SignInForm, TokenForm
 from .models import LANGUAGE_LABELS, LANGUAGES
+from .services import set_password as store_password
 
 bp = Blueprint("people", __name__)
 
@@ -75,7 +76,6 @@ def sign_out():
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
 def forgot_password():
-    from . import password_links
 
     form = ForgotPasswordForm()
     status, error = 200, None
@@ -97,7 +97,6 @@ def forgot_password():
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
 def set_password(token: str):
-    from . import password_links
 
     form = NewPasswordForm()
     try:
@@ -166,7 +165,6 @@ def change_language():
 @bp.route("/profile/password", methods=["POST"])
 @login_required
 def change_password():
-    from .services import set_password
 
     form = PasswordForm()
     if form.validate_on_submit():
@@ -174,7 +172,7 @@ def change_password():
             form.current.errors = [str(_l("The current password is wrong."))]
         else:
             def work():
-                set_password(current_user, form.new.data)
+                store_password(current_user, form.new.data)
                 # whoever knew the old password is signed out everywhere else; this browser stays in
                 auth.end_all_sessions(current_user, keep=session.get("sid"))
 
