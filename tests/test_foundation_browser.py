@@ -141,7 +141,7 @@ def test_axe_admin_pages(page, live_server, make_user, make_unit, db):
     csv_path.write_text("email,name,roles\nbroken,Bad,social_worker\nok@example.fi,Ok,nobody\n", encoding="utf-8")
     try:
         page.goto(live_server + "/admin/users/import")
-        page.get_by_label("CSV-tiedosto").set_input_files(str(csv_path))
+        page.get_by_label("CSV-tiedosto", exact=True).set_input_files(str(csv_path))
         page.get_by_role("button", name="Tuo").click()
         page.locator(".error-summary").wait_for()
         assert page.locator(".error-summary tbody tr").count() == 2

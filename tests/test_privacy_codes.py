@@ -7,7 +7,7 @@ None for text that must pass. Valid codes are checked with their real check char
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -184,7 +184,8 @@ def test_statement_and_follow_ups_are_checked(panel, db, people):
                       ({"text": "ok", "recommendations": ["Seuranta (131052-308T)"]}, "recommendations"),
                       ({"text": "ok", "responsible_services": ["LANU 131052\u2013308T"]}, "responsible_services")):
         with pytest.raises(ValidationFailed) as exc:
-            cases.record_statement(case, actor=sec, now=NOW, **kw)
+            # advice is recorded once the session has started
+            cases.record_statement(case, actor=sec, now=session.start_dt + timedelta(minutes=5), **kw)
         assert field in exc.value.fields, kw
         db.session.rollback()
     assert case.statement is None
