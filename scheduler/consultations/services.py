@@ -33,7 +33,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..core import recurrence
 from ..core.db import utcnow
@@ -368,11 +368,13 @@ def resolve_slot(slot_id: str, *, lock: bool = False) -> SlotView:
 def lock_series(series_id: int, *, share: bool = False) -> ConsultationSeries | None:
     """The series row locked (FOR SHARE: bookings; FOR UPDATE: a host changing an occurrence),
     with its occurrence changes read after the lock."""
-    # populate_existing reloads the series and its eager (selectin) changes after the lock is held.
-    # A booking needs not the consultants (and their roles and units: three statements): they load
-    # on first use instead.
+    # populate_existing reloads the series and its eager changes after the lock is held. A booking
+    # reads the changes in the locking statement itself (joined: FOR SHARE OF the series row only)
+    # and needs not the consultants (and their roles and units: three statements): they load on
+    # first use instead.
     if share:
-        return lock_for_share(ConsultationSeries, series_id, options=(lazyload(ConsultationSeries.consultants),))
+        return lock_for_share(ConsultationSeries, series_id, options=(
+            joinedload(ConsultationSeries.changes), lazyload(ConsultationSeries.consultants)))
     return lock_for_update(ConsultationSeries, series_id)
 
 

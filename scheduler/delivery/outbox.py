@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[OutboxMessage], None]
 NOTIFY_CHANNEL = "outbox"  # PostgreSQL LISTEN/NOTIFY: wakes the worker right after a commit
+# The NOTIFY itself is sent by the database: a trigger on every INSERT into outbox_messages
+# (migration 0014), so queueing costs no statement of its own and nothing that inserts can forget it.
 
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_BACKOFF_SECONDS = 60  # 1, 2, 4, 8 … minutes
@@ -75,13 +77,6 @@ def _handler(kind: str) -> HandlerEntry | None:
     return current_app.extensions.get("outbox_handlers", {}).get(kind)
 
 
-def _wake_worker() -> None:
-    """On PostgreSQL, NOTIFY the worker; the notification is delivered only if and when the
-    transaction commits (and several in one transaction are folded into one)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-
-
 def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
             not_before: datetime | None = None) -> OutboxMessage:
     """Add a message to the current transaction (the caller commits). With a dedupe_key already
@@ -94,7 +89,6 @@ def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
         msg = OutboxMessage(kind=kind, payload=payload, next_attempt_dt=due, created_dt=now, updated_dt=now)
         db.session.add(msg)
         db.session.flush()
-        _wake_worker()
         return msg
     # INSERT … ON CONFLICT DO NOTHING: safe against a concurrent transaction enqueueing the same key
     # (it waits for that one and then does nothing) and leaves the caller's transaction intact.
@@ -104,7 +98,6 @@ def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
     stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     db.session.flush()
     db.session.execute(stmt)
-    _wake_worker()
     return db.session.execute(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).scalar_one()
 
 
