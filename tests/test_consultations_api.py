@@ -90,3 +90,42 @@ def test_openapi_describes_the_endpoints(app, world, api):
     for p in ("/api/v1/consultation-series", "/api/v1/slots", "/api/v1/bookings", "/api/v1/bookings/{booking_id}",
               "/api/v1/bookings/{booking_id}/cancel", "/api/v1/bookings/{booking_id}/reschedule"):
         assert p in paths
+
+
+def test_a_booking_runs_five_statements_whoever_books(app, db, world, api, make_unit):
+    """The request social workers make most: the token with its user, roles and units (one
+    statement); the series locked FOR SHARE with its occurrence changes; the slot's place (one
+    upsert); the booking; its outbox event. PostgreSQL's NOTIFY to the worker comes from a trigger
+    on that INSERT, not from a statement of its own. More roles and units do not add statements."""
+    from sqlalchemy import event
+
+    from scheduler.people.models import Unit
+
+    doctor = api(world.doctor)
+    sid = doctor.post("/api/v1/consultation-series", json={**SERIES, "slots": 4}).json["id"]
+    for code in ("LS2", "LS3"):
+        make_unit(code, kind="child_welfare")
+    world.host_ls.units.extend(db.session.execute(select(Unit).where(Unit.code.in_(["LS2", "LS3"]))).scalars())
+    db.session.commit()
+
+    def statements(client, slot):
+        client.get("/api/v1/me")  # the token's first use records it (once a minute): not part of a booking
+        n = [0]
+
+        def count(*_a, **_k):
+            n[0] += 1
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            r = client.post("/api/v1/bookings", json={"slot_id": slot, "case_ref": "LS-1", "question": "Miten?"})
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert r.status_code == 201, r.json
+        return n[0]
+
+    slots = [s["id"] for s in api(world.worker).get("/api/v1/slots?from=2027-01-12&to=2027-01-12").json["slots"]
+             if s["series_id"] == sid]
+    one_unit = statements(api(world.worker), slots[0])
+    three_units_two_roles = statements(api(world.host_ls), slots[1])
+    assert one_unit == three_units_two_roles == 5
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 2

@@ -7,17 +7,20 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
 from scheduler.delivery.models import OutboxMessage
 from scheduler.delivery.outbox import (
+    NOTIFY_CHANNEL,
     PermanentFailure,
     RetryLater,
     backoff_seconds,
     deliver_due,
     enqueue,
+    record_event,
     register_handler,
 )
 
@@ -241,3 +244,26 @@ def test_outbox_page_in_finnish_and_retry_all(client, make_user, login, db, fail
     token = csrf_token(client, "/admin/outbox/")
     assert client.post("/admin/outbox/retry-failed", data={"csrf_token": token}).status_code == 302
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")) == 0
+
+
+def test_postgresql_wakes_the_worker_when_a_message_or_event_commits_and_not_otherwise(app, db):
+    """The NOTIFY comes from a trigger on the outbox table (migration 0014): every INSERT wakes the
+    LISTENing worker, but only once its transaction commits; a rolled-back change wakes nobody."""
+    if app.config["BACKEND"] != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite's worker polls")
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f'LISTEN "{NOTIFY_CHANNEL}"')
+
+        def woken() -> int:
+            return sum(1 for _n in listener.notifies(timeout=0.5, stop_after=5))
+
+        record_event("booking.changed", {"booking_id": 1})
+        assert woken() == 0  # not before the commit
+        db.session.rollback()
+        assert woken() == 0  # nor after a rollback
+        record_event("booking.changed", {"booking_id": 1})
+        enqueue("email", {"to": "a@example.fi"}, dedupe_key="wake-test")
+        db.session.commit()
+        assert woken() == 1  # two inserts in one transaction: one notification
+        assert [m.kind for m in _all(db)] == ["booking.changed", "email"]

@@ -33,7 +33,7 @@ from ..delivery.meetings import (
     stamp,
     sync_meeting,
 )
-from ..delivery.outbox import enqueue, register_handler
+from ..delivery.outbox import record_event, register_handler
 from ..extensions import db
 from ..jobs import register_job
 from ..people.services import get_user_by_email
@@ -142,7 +142,7 @@ def booking_calendar_file(booking: Booking, lang: str) -> str:
 
 def record_booking_change(booking: Booking, **_kw) -> None:
     """booking_changed receiver (in the request's transaction): one compact event, nothing rendered."""
-    enqueue(EVENT, {"booking_id": booking.id})
+    record_event(EVENT, {"booking_id": booking.id})
 
 
 def handle_booking_changed(message) -> None:

@@ -27,6 +27,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from operator import attrgetter
 
 from email_validator import EmailNotValidError, validate_email
@@ -43,7 +44,7 @@ from ..core.privacy import identity_code_errors, refuse_identity_codes
 from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import booking_changed
 from ..core.timefmt import local_to_utc, to_local
-from ..core.transactions import lock_for_share, lock_for_update, reread, run_atomically, transition
+from ..core.transactions import lock_for_update, lock_row, locking_select, reread, run_atomically, transition
 from ..extensions import db
 from ..people.access_log import log_access, log_read, log_refused
 from ..people.models import LANGUAGES, UNIT_KINDS, Unit, User
@@ -365,35 +366,46 @@ def resolve_slot(slot_id: str, *, lock: bool = False) -> SlotView:
     return sv
 
 
+@cache
+def _series_lock_for_booking():
+    # populate_existing (in locking_select) reloads the series and its changes after the lock is
+    # held. A booking reads the changes in the locking statement itself (joined: FOR SHARE OF the
+    # series row only) and needs not the consultants (and their roles and units: three
+    # statements): they load on first use instead.
+    return locking_select(ConsultationSeries, read=True, options=(
+        joinedload(ConsultationSeries.changes), lazyload(ConsultationSeries.consultants)))
+
+
 def lock_series(series_id: int, *, share: bool = False) -> ConsultationSeries | None:
     """The series row locked (FOR SHARE: bookings; FOR UPDATE: a host changing an occurrence),
     with its occurrence changes read after the lock."""
-    # populate_existing reloads the series and its eager changes after the lock is held. A booking
-    # reads the changes in the locking statement itself (joined: FOR SHARE OF the series row only)
-    # and needs not the consultants (and their roles and units: three statements): they load on
-    # first use instead.
     if share:
-        return lock_for_share(ConsultationSeries, series_id, options=(
-            joinedload(ConsultationSeries.changes), lazyload(ConsultationSeries.consultants)))
+        return lock_row(_series_lock_for_booking(), series_id)
     return lock_for_update(ConsultationSeries, series_id)
 
 
 # --- slot counters: the only writes to `booked` ----------------------------------------------------
 
+@cache
+def _claim_statement(dialect: str):
+    """INSERT … ON CONFLICT DO UPDATE … WHERE booked < capacity RETURNING id, built once per
+    dialect (on the table: no ORM objects are involved) and run with each booking's values."""
+    slots = ConsultationSlot.__table__
+    ins = (postgresql if dialect == "postgresql" else sqlite).insert(slots)
+    return ins.on_conflict_do_update(
+        index_elements=["series_id", "start_dt"],
+        set_={"booked": slots.c.booked + 1},
+        where=slots.c.booked < slots.c.capacity,
+    ).returning(slots.c.id)
+
+
 def _claim_place(series: ConsultationSeries, start_dt: datetime, end_dt: datetime) -> int:
     """Take one place in the slot, creating its row on the first booking: one conditional upsert
     (INSERT … ON CONFLICT DO UPDATE … WHERE booked < capacity RETURNING id). No row back means the
     slot is full: the guard is the statement itself, as in _take_place."""
-    dialect = db.session.get_bind().dialect.name
-    ins_mod = postgresql if dialect == "postgresql" else sqlite
-    ins = ins_mod.insert(ConsultationSlot).values(
-        series_id=series.id, start_dt=start_dt, end_dt=end_dt, capacity=series.capacity, booked=1)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["series_id", "start_dt"],
-        set_={"booked": ConsultationSlot.booked + 1},
-        where=ConsultationSlot.booked < ConsultationSlot.capacity,
-    ).returning(ConsultationSlot.id)
-    row_id = db.session.execute(stmt, execution_options={"synchronize_session": False}).scalar()
+    row_id = db.session.execute(_claim_statement(db.session.get_bind().dialect.name), {
+        "series_id": series.id, "start_dt": start_dt, "end_dt": end_dt, "capacity": series.capacity, "booked": 1,
+    }).scalar()
     if row_id is None:
         raise Conflict(_full_message(), fields={"slot_id": _full_message()})
     return row_id

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -75,6 +75,19 @@ def register_handler(app: Flask, kind: str, handler: Handler, *, event: bool = F
 
 def _handler(kind: str) -> HandlerEntry | None:
     return current_app.extensions.get("outbox_handlers", {}).get(kind)
+
+
+_EVENT_INSERT = insert(OutboxMessage.__table__)  # one statement object: built and cache-keyed once
+
+
+def record_event(kind: str, payload: dict) -> None:
+    """Record a compact event ("booking 17 changed") in the current transaction, for the worker to
+    turn into messages from the state it then reads. A request records one on every change, so
+    this is a plain INSERT (no ORM object, no flush of its own): the cheapest write that keeps
+    the outbox's promise (the event exists iff the change committed)."""
+    now = utcnow()
+    db.session.execute(_EVENT_INSERT, {"kind": kind, "payload": payload, "status": "queued", "attempts": 0,
+                                       "next_attempt_dt": now, "created_dt": now, "updated_dt": now})
 
 
 def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,

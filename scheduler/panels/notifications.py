@@ -43,7 +43,7 @@ from ..delivery.meetings import (
     stamp,
     sync_meeting,
 )
-from ..delivery.outbox import enqueue, register_handler
+from ..delivery.outbox import record_event, register_handler
 from ..extensions import db
 from ..jobs import register_job
 from ..people.models import User, UserRole
@@ -234,7 +234,7 @@ def queue_expert_left_notices(panel: Panel, expert: User, cases: list[PanelCase]
 # --- recorded in the request, handled by the worker -------------------------------------------
 
 def record_expert_left(panel: Panel, expert: User, cases: list[PanelCase]) -> None:
-    enqueue(EXPERT_LEFT_EVENT, {"panel_id": panel.id, "user_id": expert.id, "case_ids": [c.id for c in cases]})
+    record_event(EXPERT_LEFT_EVENT, {"panel_id": panel.id, "user_id": expert.id, "case_ids": [c.id for c in cases]})
 
 
 def handle_expert_left(message) -> None:
@@ -248,12 +248,12 @@ def handle_expert_left(message) -> None:
 
 
 def record_session_change(session: PanelSession, action: str | None = None, **_kw) -> None:
-    enqueue(SESSION_EVENT, {"session_id": session.id, "action": action or ""})
+    record_event(SESSION_EVENT, {"session_id": session.id, "action": action or ""})
 
 
 def record_case_change(case: PanelCase, action: str | None = None, **_kw) -> None:
     if action in CASE_NOTICES or action in CASE_SYNCS:
-        enqueue(CASE_EVENT, {"case_id": case.id, "action": action})
+        record_event(CASE_EVENT, {"case_id": case.id, "action": action})
 
 
 def handle_session_changed(message) -> None:
@@ -276,7 +276,7 @@ def handle_case_changed(message) -> None:
 def record_attendance_change(session: PanelSession, user_id: int | None = None, attending: bool = True,
                              **_kw) -> None:
     if not attending:
-        enqueue(ATTENDANCE_EVENT, {"session_id": session.id, "user_id": user_id})
+        record_event(ATTENDANCE_EVENT, {"session_id": session.id, "user_id": user_id})
 
 
 def handle_attendance_changed(message) -> None:
