@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -105,3 +106,22 @@ def test_simple_rules_are_taken_apart_for_the_forms():
                   "FREQ=WEEKLY;BYDAY=2TU", "FREQ=WEEKLY;BYDAY=TU,TH", "FREQ=WEEKLY;BYDAY=TU;COUNT=5",
                   "FREQ=DAILY", "FREQ=WEEKLY;INTERVAL=x;BYDAY=TU", "FREQ=WEEKLY;INTERVAL=0;BYDAY=TU"):
         assert recurrence.simple_rule(other) is None, other
+
+
+def test_rules_that_could_run_away_are_found_quickly():
+    first = datetime(2027, 1, 5, 13)
+    for never in ("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=31", "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6",
+                  "FREQ=MONTHLY;BYMONTHDAY=30;BYMONTH=2;COUNT=3"):
+        started = time.perf_counter()
+        assert not recurrence.occurs_within(never, first), never
+        assert time.perf_counter() - started < 2  # dateutil alone would search to the year 9999
+    leap_day = "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29"  # 29 February 2028 is the next
+    assert recurrence.occurs_within(leap_day, datetime(2027, 6, 1, 13))
+    assert not recurrence.occurs_within(leap_day, first)  # 420 days away: beyond the year it must meet in
+    assert recurrence.occurs_within("FREQ=WEEKLY;BYDAY=TU", first, days=1)
+    assert not recurrence.occurs_within("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO", datetime(2027, 1, 5, 13), days=5)
+    for wrong in ("FREQ=DAILY;BYMONTHDAY=-40", "FREQ=WEEKLY;INTERVAL=99999", "FREQ=MONTHLY;BYMONTHDAY=0",
+                  "FREQ=DAILY;COUNT=x", "FREQ=YEARLY;BYWEEKNO=54"):
+        with pytest.raises(ValueError):
+            recurrence.check_rule_numbers(wrong)
+    recurrence.check_rule_numbers("RRULE:freq=monthly;bymonthday=-1,15;bysetpos=-1;count=10000")

@@ -16,7 +16,6 @@ from ..consultations.slots import SlotView
 from ..core import recurrence
 from ..core.db import utcnow
 from ..core.errors import ValidationFailed
-from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import app_tz, iso_local, to_local
 from ..extensions import db
 from ..people.models import LANGUAGES, UNIT_KINDS
@@ -47,7 +46,7 @@ def _series_rule(rule: str) -> None:
     if "UNTIL=" in text.upper() or not text:
         raise ValueError(rule)
     recurrence.parse_rule(text, datetime(2027, 1, 1, 12, 0))
-    check_rule_numbers(text)
+    recurrence.check_rule_numbers(text)
 
 
 # --- requests -------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from ..core import recurrence
 from ..core.errors import NotFound
-from ..core.rrule_bounds import check_rule_numbers
 from ..core.timefmt import iso_local, local_to_utc
 from ..core.transactions import run_atomically
 from ..extensions import db
@@ -38,7 +37,7 @@ TextList = Annotated[list[Text(1000)], Field(max_length=MAX_LIST)]
 
 
 def _panel_rule(rule: str) -> None:
-    check_rule_numbers(recurrence.validate_rule(rule))
+    recurrence.check_rule_numbers(recurrence.validate_rule(rule))
 
 
 # --- requests -------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ from ..core.db import utcnow
 from ..core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..core.hygiene import text_problem
 from ..core.privacy import identity_code_errors, refuse_identity_codes
-from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import booking_changed
 from ..core.timefmt import local_to_utc, to_local
 from ..core.transactions import lock_for_update, lock_row, locking_select, reread, run_atomically, transition
@@ -212,8 +211,8 @@ def create_series(*, actor: User, data: SeriesInput, now: datetime | None = None
     else:
         try:
             recurrence.parse_rule(rule, first_utc.replace(tzinfo=None))
-            check_rule_numbers(rule)
-            if not occurs_within(rule, to_local(first_utc).replace(tzinfo=None)):
+            recurrence.check_rule_numbers(rule)
+            if not recurrence.occurs_within(rule, to_local(first_utc).replace(tzinfo=None)):
                 raise ValueError(rule)  # never (or hardly ever) meets: every listing would search to 9999
         except (ValueError, TypeError, OverflowError):
             errors["rrule"] = str(_l("The recurrence is not valid."))

@@ -4,14 +4,15 @@ An RFC 5545 RRULE (no DTSTART in it) is read over a first start given as a naive
 wall-clock time (Europe/Helsinki), so a weekly 13.00 stays 13.00 when the clocks change; the
 caller converts each start to UTC on its own (core.timefmt.local_to_utc). Finnish public
 holidays (the `holidays` package, one cache here) and July (the panels' summer break) are
-skipped when asked. Pure functions: no database, no application context.
+skipped when asked. Rules that could run away (one that never meets, numbers out of range) are
+refused before they are stored. Pure functions: no database, no application context.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import MAXYEAR, date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
@@ -23,6 +24,9 @@ SUMMER_BREAK_MONTH = 7  # July
 # a rule is checked against some start; any will do, the rule's own parts are what can be wrong
 _CHECK_START = datetime(2027, 1, 1, 12, 0)
 _BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
+GREGORIAN_CYCLE_YEARS = 400  # the calendar (weekdays, leap years) repeats exactly every 400 years
+_RANGES = {"INTERVAL": (1, 366), "COUNT": (1, 10_000), "BYMONTHDAY": (-31, 31), "BYMONTH": (1, 12),
+           "BYSETPOS": (-366, 366), "BYYEARDAY": (-366, 366), "BYWEEKNO": (-53, 53)}
 
 
 # --- reading a rule ----------------------------------------------------------------------------
@@ -64,6 +68,40 @@ def validate_rule(rule: str | None) -> str:
     text = normalise_rule(rule)
     parse_rule(text, _CHECK_START)
     return text
+
+
+# --- rules that cannot run away ----------------------------------------------------------------
+# dateutil searches a rule period by period until it finds an occurrence, up to the year 9999. A
+# rule that never matches (`FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=31`, `BYDAY=MO;BYSETPOS=6`,
+# `BYMONTHDAY=-40`) therefore costs seconds on every expansion (each listing of slots, each run of
+# the session job), and a handful of them held a worker for good. So a rule is accepted only when
+# its numbers are in range and it meets at least once within about a year of its first start; the
+# check itself is bounded (see `occurs_within`).
+
+def check_rule_numbers(rule: str) -> None:
+    """ValueError when a number in the rule is out of its range (dateutil accepts BYMONTHDAY=-40)."""
+    parts = rule_parts(rule)
+    for key, (low, high) in _RANGES.items():
+        raw = parts.get(key)
+        if raw is None:
+            continue
+        for item in raw.split(","):
+            n = int(item)  # ValueError for non-numbers
+            if not low <= n <= high or n == 0:
+                raise ValueError(f"{key} out of range")
+
+
+def occurs_within(rule: str, dtstart: datetime, *, days: int = 400) -> bool:
+    """Whether the rule meets within `days` of `dtstart` (naive wall time).
+
+    Tested on a copy of `dtstart` moved by whole 400-year cycles to just below the year 9999, where
+    the calendar is the same but dateutil's search ends within one cycle even for a rule that never
+    matches (COUNT and UNTIL are left out: they only end a series)."""
+    kept = ";".join(f"{k}={v}" for k, v in rule_parts(rule).items() if k not in ("COUNT", "UNTIL"))
+    shift = ((MAXYEAR - 2 - dtstart.year) // GREGORIAN_CYCLE_YEARS) * GREGORIAN_CYCLE_YEARS
+    start = dtstart.replace(year=dtstart.year + shift, tzinfo=None)
+    first = next(iter(rrulestr(kept, dtstart=start)), None)
+    return first is not None and first <= start + timedelta(days=days)
 
 
 # --- the rules people choose in a form ----------------------------------------------------------

@@ -13,7 +13,6 @@ from ..core import recurrence
 from ..core.errors import NotFound, ValidationFailed
 from ..core.hygiene import text_problem
 from ..core.privacy import identity_code_errors
-from ..core.rrule_bounds import check_rule_numbers, occurs_within
 from ..core.signals import panel_session_changed
 from ..core.timefmt import app_tz, local_to_utc
 from ..extensions import db
@@ -65,8 +64,8 @@ def _panel_values(*, name, region, rrule, first_start, session_minutes, case_min
         errors["first_start"] = str(_l("Enter the first session's date and time."))
     if "rrule" not in errors and "first_start" not in errors:
         try:  # a rule that never meets would make every expansion search to the year 9999
-            check_rule_numbers(values["rrule"])
-            meets = occurs_within(values["rrule"], values["first_start"])
+            recurrence.check_rule_numbers(values["rrule"])
+            meets = recurrence.occurs_within(values["rrule"], values["first_start"])
         except (ValueError, TypeError, OverflowError):
             meets = False
         if not meets:
