@@ -92,6 +92,7 @@ def test_handler_changes_commit_with_the_sent_mark_and_roll_back_on_failure(db):
 
 def test_exponential_back_off_then_failed_after_max_attempts(app, db):
     register_handler(current_app, "test-broken", lambda msg: 1 / 0)
+    configured = app.config["OUTBOX_MAX_ATTEMPTS"]
     app.config["OUTBOX_MAX_ATTEMPTS"] = 4
     try:
         enqueue("test-broken", {"to": "a@example.fi"})
@@ -111,8 +112,8 @@ def test_exponential_back_off_then_failed_after_max_attempts(app, db):
         assert msg.status == "failed" and msg.attempts == 4 and "ZeroDivisionError" in msg.last_error
         assert deliver_due(now=now + timedelta(days=30))["failed"] == 0  # stays failed
     finally:
-        app.config.pop("OUTBOX_MAX_ATTEMPTS")
-    assert backoff_seconds(30) == 3600  # capped at an hour
+        app.config["OUTBOX_MAX_ATTEMPTS"] = configured
+    assert backoff_seconds(30, 60, 3600) == 3600  # capped at an hour
 
 
 def test_retry_later_honours_retry_after_and_permanent_failure_stops(db):

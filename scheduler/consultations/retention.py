@@ -17,7 +17,7 @@ LABELS = {"bookings": "bookings erased", "consultation_time_reasons": "consultat
 
 
 def retention_step(as_of: date, now: datetime) -> dict[str, int]:
-    before = cutoff(as_of, setting("CASE_RETENTION_DAYS", 180))
+    before = cutoff(as_of, setting("CASE_RETENTION_DAYS"))
     ids = erase_bookings(ended_before=before, now=now)
     forget_invitations([f"booking:{i}" for i in ids])
     return {"bookings": len(ids), "consultation_time_reasons": erase_occurrence_reasons(before=before)}

@@ -37,9 +37,6 @@ NOTIFY_CHANNEL = "outbox"  # PostgreSQL LISTEN/NOTIFY: wakes the worker right af
 # The NOTIFY itself is sent by the database: a trigger on every INSERT into outbox_messages
 # (migration 0014), so queueing costs no statement of its own and nothing that inserts can forget it.
 
-DEFAULT_MAX_ATTEMPTS = 10
-DEFAULT_BACKOFF_SECONDS = 60  # 1, 2, 4, 8 … minutes
-DEFAULT_BACKOFF_CAP_SECONDS = 3600
 BATCH_LIMIT = 500
 
 
@@ -116,13 +113,12 @@ def enqueue(kind: str, payload: dict, *, dedupe_key: str | None = None,
 
 def _settings() -> tuple[int, float, float]:
     cfg = current_app.config
-    return (int(cfg.get("OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
-            float(cfg.get("OUTBOX_BACKOFF_SECONDS", DEFAULT_BACKOFF_SECONDS)),
-            float(cfg.get("OUTBOX_BACKOFF_CAP_SECONDS", DEFAULT_BACKOFF_CAP_SECONDS)))
+    # read and checked at start-up by config.py's settings table, which holds their defaults
+    return (int(cfg["OUTBOX_MAX_ATTEMPTS"]), float(cfg["OUTBOX_BACKOFF_SECONDS"]),
+            float(cfg["OUTBOX_BACKOFF_CAP_SECONDS"]))
 
 
-def backoff_seconds(attempts: int, base: float = DEFAULT_BACKOFF_SECONDS,
-                    cap: float = DEFAULT_BACKOFF_CAP_SECONDS) -> float:
+def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     """After the n-th failed attempt: base · 2^(n-1), capped."""
     return min(cap, base * (2 ** max(0, attempts - 1)))
 

@@ -21,7 +21,7 @@ LABELS = {"outbox_messages": "outbox messages erased", "eml_files": ".eml files 
 
 
 def retention_step(as_of: date, now: datetime) -> dict[str, int]:
-    messages, files = erase_outbox(done_before=cutoff(as_of, setting("OUTBOX_RETENTION_DAYS", 30)), now=now)
+    messages, files = erase_outbox(done_before=cutoff(as_of, setting("OUTBOX_RETENTION_DAYS")), now=now)
     return {"outbox_messages": messages, "eml_files": files}
 
 

@@ -54,8 +54,9 @@ def cutoff(as_of: date, days: int) -> datetime:
     return start_of_day(as_of - timedelta(days=days - 1))
 
 
-def setting(name: str, default: int) -> int:
-    return int(current_app.config.get(name, default))
+def setting(name: str) -> int:
+    """A retention period in days, as config.py's settings table read and checked it."""
+    return int(current_app.config[name])
 
 
 def run_retention(as_of: date | None = None, *, now: datetime | None = None) -> dict[str, int]:

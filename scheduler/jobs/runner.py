@@ -125,7 +125,7 @@ def try_leadership(app: Flask) -> Leadership | None:
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
     sched = BackgroundScheduler(
-        timezone=app.config.get("APP_TIMEZONE", "Europe/Helsinki"),
+        timezone=app.config["APP_TIMEZONE"],
         job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
     )
     now = datetime.now(UTC)

@@ -144,7 +144,7 @@ def failed_digest(now: datetime | None = None) -> int:
 def jobs_stalled(now: datetime | None = None) -> int:
     """An alert when the delivery job has not succeeded for ALERT_JOBS_STALLED_MINUTES (one per stall)."""
     now = now or utcnow()
-    minutes = int(current_app.config.get("ALERT_JOBS_STALLED_MINUTES", 15))
+    minutes = int(current_app.config["ALERT_JOBS_STALLED_MINUTES"])
     fresh, last = jobs_state(minutes, now=now)
     if fresh:
         return 0

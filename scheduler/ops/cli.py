@@ -44,7 +44,7 @@ def watchdog_command():
         db.session.rollback()
         raise click.ClickException("The database is not at the migration head (an upgrade in progress?); "
                                    "nothing was checked.")
-    minutes = int(current_app.config.get("ALERT_JOBS_STALLED_MINUTES", 15))
+    minutes = int(current_app.config["ALERT_JOBS_STALLED_MINUTES"])
     fresh, last = jobs_state(minutes)
     if fresh:
         db.session.rollback()

@@ -27,7 +27,7 @@ LABELS = {"erasure_notices": "erasure notices queued", "panel_cases": "panel cas
 
 
 def retention_step(as_of: date, now: datetime) -> dict[str, int]:
-    days = setting("CASE_RETENTION_DAYS", 180)
+    days = setting("CASE_RETENTION_DAYS")
     due = [case_id for case_id, _status, _closed in closed_cases(closed_before=cutoff(as_of, days))]
     notices = queue_erasure_notices(
         closed_before=cutoff(as_of + timedelta(days=ERASURE_NOTICE_DAYS), days), skip=set(due),

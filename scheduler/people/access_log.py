@@ -131,4 +131,4 @@ def purge_before(cutoff: datetime) -> int:
 
 def retention_step(as_of, now) -> dict[str, int]:
     """Retention (jobs/retention.py): rows older than ACCESS_LOG_RETENTION_DAYS."""
-    return {"access_log_entries": purge_before(cutoff(as_of, setting("ACCESS_LOG_RETENTION_DAYS", 1826)))}
+    return {"access_log_entries": purge_before(cutoff(as_of, setting("ACCESS_LOG_RETENTION_DAYS")))}
