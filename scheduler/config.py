@@ -141,7 +141,6 @@ SETTINGS: tuple[Setting, ...] = (
       "generated); returned in the response and on every log line."),
 )
 del S
-BY_NAME = {s.name: s for s in SETTINGS}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
