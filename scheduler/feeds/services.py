@@ -6,15 +6,17 @@ concatenated texts; DTSTAMP is the item's last change, so an unchanged feed has 
 ETag. What is kept, and why (figures: README, Benchmarks; bench/feeds.py):
 
 - `_FeedMemo`: this worker's last build of each personal feed (with its gzip), and the state of
-  its sources (four aggregate queries). While that state holds, the feed is served without
-  reading its items: the usual poll, within 2× of serving the same bytes from memory.
+  its sources (providers.personal_state_statement, in the token's own statement). While that
+  state holds, the feed is served without reading its items: the usual poll and a 304, about 2×
+  serving the same bytes from memory (against 5× reading the items again).
 - `_Memory`: this worker's item texts, so a feed in which one item changed reads and renders
   only what changed.
 - the `feed_render_cache` table: item texts shared by all workers and kept over restarts, so a
   fresh worker does not render every event again (rendering is ~0.3 ms an event).
 
-Queries per personal feed, whatever its size: the token with its user and four aggregates; on a
-change, four item queries, one for texts missing from memory and one upsert of new texts.
+Statements per personal feed, whatever its size: one (the token, its user and the state); on a
+change, also the user, four item queries, one for texts missing from memory and one upsert of new
+texts.
 """
 
 from __future__ import annotations
