@@ -7,8 +7,8 @@ ETag. What is kept, and why (figures: README, Benchmarks; bench/feeds.py):
 
 - `_FeedMemo`: this worker's last build of each personal feed (with its gzip), and the state of
   its sources (providers.personal_state_statement, in the token's own statement). While that
-  state holds, the feed is served without reading its items: the usual poll and a 304, about 2×
-  serving the same bytes from memory (against 5× reading the items again).
+  state holds, the feed is served without reading its items: the usual poll within 2× of serving
+  the same bytes from memory (reading the items again: 5× and more).
 - `_Memory`: this worker's item texts, so a feed in which one item changed reads and renders
   only what changed.
 - the `feed_render_cache` table: item texts shared by all workers and kept over restarts, so a
