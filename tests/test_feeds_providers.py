@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import recurring_ical_events
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from scheduler.feeds.services import forget_rendered_in_memory
 
@@ -359,9 +359,159 @@ def test_unchanged_feed_is_served_from_its_state_and_never_reads_case_columns(ap
         changed = personal(world.worker, now=None)
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
-    assert again is first and len(state_only) == 4 < built  # four aggregate queries, no items read
+    assert again is first and len(state_only) == 1 < built  # one statement, the state: no items read
     assert changed.etag != first.etag
     assert events(changed)[booking.ical_uid]["STATUS"] == "CANCELLED"
     everything = " ".join(statements + state_only).lower()
     for column in ("case_ref", "question", "background", "services_tried", "municipality", "statement"):
         assert column not in everything
+
+
+# --- the validator: every change that alters the feed changes the ETag ---------------------------
+
+def _etag_after(change, user, api, app, db, *others) -> None:
+    """Each feed's ETag over HTTP before and after `change` (committed), asked conditionally: the
+    second answer must be a 200 with another ETag, not a 304 of the first."""
+    client = app.test_client()
+    paths = [path_of(feed_url(api(u))) for u in (user, *others)]
+    before = []
+    for path in paths:
+        resp = client.get(path)
+        assert resp.status_code == 200
+        assert client.get(path, headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
+        before.append(resp.headers["ETag"])
+    change()
+    db.session.commit()
+    for path, etag in zip(paths, before, strict=True):
+        after = client.get(path, headers={"If-None-Match": etag})
+        assert after.status_code == 200, "a 304 for a changed feed"
+        assert after.headers["ETag"] != etag
+
+
+def test_etag_changes_when_a_booking_is_cancelled_moved_or_made(app, db, world, consultation, api):
+    from scheduler.consultations.services import book_slot, cancel_booking, reschedule_booking
+    from scheduler.consultations.slots import slot_key
+
+    series, booking = consultation
+    _etag_after(lambda: reschedule_booking(actor=world.worker, booking_id=booking.id,
+                                           slot_id=slot_key(series.id, local(2030, 1, 15, 13, 30)), now=NOW),
+                world.doctor, api, app, db)
+    _etag_after(lambda: cancel_booking(actor=world.worker, booking_id=booking.id, reason="", now=NOW),
+                world.doctor, api, app, db)
+    _etag_after(lambda: book_slot(actor=world.other, slot_id=slot_key(series.id, local(2030, 1, 22, 13)),
+                                  case_ref="ASIA-1", question="Secret consultation question", now=NOW),
+                world.doctor, api, app, db)
+
+
+def test_etag_changes_when_a_series_or_unit_is_renamed(app, db, world, consultation, api):
+    series, _booking = consultation
+
+    def rename_series():
+        series.title = "LANU-konsultaatio (uusi nimi)"
+
+    def rename_unit():  # units carry no stamp: their names are in the feed's state
+        world.lanu.name_fi = "Nuorisopsykiatria"
+
+    for change in (rename_series, rename_unit):
+        _etag_after(change, world.worker, api, app, db)
+
+
+def test_etag_changes_when_the_user_stops_hosting_a_series(app, db, world, consultation, api):
+    series, _booking = consultation
+
+    def leave():
+        series.consultants.remove(world.doctor)
+
+    _etag_after(leave, world.doctor, api, app, db)
+
+
+def test_etag_changes_for_panel_changes_and_tombstones(app, db, world, panel_world, api):
+    from scheduler.panels.cases import withdraw_case
+    from scheduler.panels.services import cancel_session
+
+    panel, case, first, _second = panel_world
+
+    def rename_panel():
+        panel.name = "Lapin asiantuntijaryhmä (uusi)"
+
+    _etag_after(rename_panel, world.secretary, api, app, db, world.expert, world.worker)
+    # the submitter's case and the expert's session leave their sources: tombstones appear
+    _etag_after(lambda: withdraw_case(case, actor=world.worker, now=NOW), world.expert, api, app, db, world.worker)
+    _etag_after(lambda: cancel_session(first, actor=world.secretary, reason="", now=NOW), world.secretary, api, app,
+                db)
+
+
+def test_etag_changes_when_a_late_commit_carries_an_earlier_stamp(app, db, world, consultation, api):
+    """Two changes of one feed in flight: the one stamped later commits first and is seen; then
+    the other commits, with an earlier stamp than the latest. The latest stamp (max) is the same
+    before and after; the feed is not."""
+    from scheduler.consultations.models import Booking
+    from scheduler.consultations.services import book_slot
+    from scheduler.consultations.slots import slot_key
+
+    series, booking = consultation
+    later = book_slot(actor=world.worker, slot_id=slot_key(series.id, local(2030, 1, 22, 13)), case_ref="ASIA-2",
+                      question="Secret consultation question", now=NOW)
+    db.session.commit()
+    assert later.updated_dt > booking.updated_dt
+
+    def late_commit():
+        db.session.execute(update(Booking).where(Booking.id == booking.id).values(
+            sequence=Booking.sequence + 1, updated_dt=later.updated_dt - timedelta(microseconds=1500)))
+
+    _etag_after(late_commit, world.worker, api, app, db)
+
+
+def test_feed_follows_the_clock_and_the_language(app, db, world, consultation, panel_world):
+    """What no row change shows: items leaving the window, cancelled items expiring (a cancelled
+    session stays in the sources, only the window drops it) and the user's language."""
+    from scheduler.panels.services import cancel_session
+
+    _series, booking = consultation
+    _panel, _case, first, _second = panel_world
+    cancel_session(first, actor=world.secretary, reason="", now=NOW)
+    db.session.commit()
+    cancelled = events(personal(world.secretary, now=None))
+    assert cancelled[first.ical_uid]["STATUS"] == "CANCELLED"
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert first.ical_uid not in events(personal(world.secretary, now=later))
+
+    end = booking.end_dt
+    assert booking.ical_uid in events(personal(world.worker, now=end + timedelta(days=89)))
+    assert booking.ical_uid not in events(personal(world.worker, now=end + timedelta(days=91)))
+
+    fi = personal(world.worker)
+    world.worker.language = "sv"
+    db.session.commit()
+    sv = personal(world.worker)
+    assert sv.etag != fi.etag
+
+
+def test_a_304_is_one_statement_whatever_the_number_of_items(app, db, world, panel_world, api):
+    from scheduler.consultations.services import SeriesInput, book_slot, create_series
+    from scheduler.consultations.slots import slot_key
+
+    series = create_series(actor=world.doctor, data=SeriesInput(
+        unit="LANU", title="Päivittäin", rrule="FREQ=DAILY", first_start=datetime(2030, 1, 7, 9, 0), slot_minutes=30,
+        slots=1, capacity=1, modality="phone", open_to=["child_welfare"], min_notice_hours=0, horizon_days=400),
+        now=NOW)
+    db.session.commit()
+    client = app.test_client()
+    path = path_of(feed_url(api(world.worker)))
+    counts, done = [], 0
+    for n in (2, 30):
+        for i in range(done, n):
+            book_slot(actor=world.worker, slot_id=slot_key(series.id, local(2030, 1, 7, 9) + timedelta(days=i)),
+                      case_ref=f"ASIA-{i}", question="Secret consultation question", now=NOW)
+        db.session.commit()
+        done = n
+        etag = client.get(path).headers["ETag"]
+        statements: list[str] = []
+        listener = lambda *a: statements.append(a[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        counts.append(len(statements))
+    assert counts == [1, 1], counts

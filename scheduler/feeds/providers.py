@@ -15,7 +15,25 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
 
 from ..consultations.models import Booking, ConsultationSeries, ConsultationSlot, series_consultants
 from ..consultations.slots import Occurrence, occurrences, slots_of
@@ -270,36 +288,106 @@ def panel_session_items(panel: Panel, ctx: FeedContext) -> Iterable[FeedItem]:
         )
 
 
-@cache
-def _state_statements():
-    """Built once (building them cost more than running them): one aggregate statement per source.
-    Parameters: user_id, window_start, cancelled_since."""
-    b = _bookings_statement().subquery()
-    s = _invited_sessions_statement().subquery()
-    c = _own_cases_statement().subquery()
-    t = FeedTombstone
-    return (
-        select(func.count(), func.max(b.c.updated_dt), func.max(b.c.series_updated_dt)),
-        select(func.count(), func.max(s.c.updated_dt), func.max(s.c.panel_updated_dt)),
-        select(func.count(), func.max(c.c.updated_dt), func.max(c.c.session_updated_dt), func.max(c.c.panel_updated_dt)),
-        select(func.count(), func.max(t.cancelled_dt))
-        .where(t.user_id == bindparam("user_id"), t.cancelled_dt >= bindparam("cancelled_since", type_=UTCDateTime),
-               t.end_dt >= bindparam("window_start", type_=UTCDateTime)),
+class _Instant(FunctionElement):
+    """A timestamp as a number, to be summed (see _stamps): a double, counted from a recent moment
+    so that the sum of a few thousand still tells apart stamps under a millisecond apart."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(_Instant)
+def _instant_sqlite(element, compiler, **kw):
+    return f"(julianday({compiler.process(element.clauses, **kw)}) - 2460000.0)"  # days since 2023-02-24
+
+
+@compiles(_Instant, "postgresql")
+def _instant_pg(element, compiler, **kw):
+    # date_part (a double), not extract (a numeric: a third of the statement's time at 2,000 items)
+    return f"(date_part('epoch', {compiler.process(element.clauses, **kw)}) - 1700000000.0)"
+
+
+def _stamps(column) -> tuple:
+    """The latest stamp, and the sum of all: the sum changes whenever any row's stamp changes, even
+    when another change with a later stamp was committed first (max() alone would hide it)."""
+    return func.max(column), func.sum(_Instant(column))
+
+
+def personal_state_statement(me) -> Select:
+    """The validator of a personal feed, in one statement: `me` (a CTE with the user's `id`, and
+    whatever else the caller wants back, e.g. the feed token's columns) joined to one row per
+    source and parent (the series, panel) of the user's items in the window: how many, which (the
+    sum of their ids), their stamps (sums, see _stamps), the parent's own stamp and the unit's
+    names (units carry no stamp). Every change to an item stamps its updated_dt; a series or panel
+    renamed stamps its own; an item that enters or leaves the set (a booking made, a consultant
+    added, the window moving) changes the count and the ids. No item is read: a few groups, whatever
+    the number of items. Parameters: the caller's for `me`, window_start and cancelled_since."""
+    me_id = select(me.c.id).scalar_subquery()
+    window_start = bindparam("window_start", type_=UTCDateTime)
+    cancelled_since = bindparam("cancelled_since", type_=UTCDateTime)
+    # typed NULLs where a source has no such column: PostgreSQL takes an untyped one for text
+    no_id, no_dt, no_sum, no_text = (cast(null(), t) for t in (BigInteger, UTCDateTime, Float, String))
+
+    b = Booking
+    hosted = select(series_consultants.c.series_id).where(series_consultants.c.user_id == me_id)
+    in_window = (b.end_dt >= window_start, or_(b.status != "cancelled", b.updated_dt >= cancelled_since))
+    # booked, and hosted (not booked): two index lookups; with OR, PostgreSQL reads the whole table
+    rows = union_all(select(b.series_id, b.id, b.updated_dt).where(b.booker_id == me_id, *in_window),
+                     select(b.series_id, b.id, b.updated_dt)
+                     .where(b.series_id.in_(hosted), b.booker_id != me_id, *in_window)).subquery()
+    bookings = (
+        select(rows.c.series_id, func.count().label("n"), func.sum(rows.c.id).label("ids"), *_stamps(rows.c.updated_dt))
+        .group_by(rows.c.series_id).subquery()
+    )
+    by_series = (
+        select(literal("booking"), *bookings.c, no_dt, no_sum, ConsultationSeries.updated_dt, Unit.name_fi,
+               Unit.name_sv, Unit.name_en)
+        .join_from(bookings, ConsultationSeries, ConsultationSeries.id == bookings.c.series_id)
+        .join(Unit, Unit.id == ConsultationSeries.unit_id)
     )
 
+    s = PanelSession
+    secretary_of = select(PanelSecretary.panel_id).where(PanelSecretary.user_id == me_id)
+    expert_in = (select(PanelCase.session_id).join(PanelCaseExpert, PanelCaseExpert.case_id == PanelCase.id)
+                 .where(PanelCaseExpert.user_id == me_id, PanelCase.session_id.is_not(None)))
+    sessions = (
+        select(s.panel_id, func.count().label("n"), func.sum(s.id).label("ids"), *_stamps(s.updated_dt))
+        .where(s.published_dt.is_not(None), s.end_dt >= window_start,
+               or_(s.panel_id.in_(secretary_of), s.id.in_(expert_in)))
+        .group_by(s.panel_id).subquery()
+    )
+    by_panel = (
+        select(literal("session"), *sessions.c, no_dt, no_sum, Panel.updated_dt, no_text, no_text, no_text)
+        .join_from(sessions, Panel, Panel.id == sessions.c.panel_id)
+    )
 
-def personal_state(user: User, ctx: FeedContext) -> tuple:
-    """What the personal feed's items depend on, in a few values: for each source, how many rows are
-    in the window and when the latest of them (and of the series, sessions and panels they name)
-    changed. A change to any item changes this (every change stamps updated_dt); so does an item
-    leaving the window (the count). Four aggregate queries, whatever the number of items."""
-    conn = db.session.connection()
-    params = {"user_id": user.id, "window_start": ctx.window_start, "cancelled_since": ctx.cancelled_since}
-    return tuple(value for stmt in _state_statements() for value in conn.execute(stmt, params).one())
+    c = PanelCase
+    cases = (
+        select(c.panel_id, func.count().label("n"), func.sum(c.id).label("ids"), *_stamps(c.updated_dt),
+               *_stamps(s.updated_dt))
+        .join(s, c.session_id == s.id)
+        .where(c.submitter_id == me_id, s.published_dt.is_not(None), c.start_dt.is_not(None),
+               c.end_dt >= window_start)
+        .group_by(c.panel_id).subquery()
+    )
+    own_cases = (
+        select(literal("case"), *cases.c, Panel.updated_dt, no_text, no_text, no_text)
+        .join_from(cases, Panel, Panel.id == cases.c.panel_id)
+    )
+
+    t = FeedTombstone
+    tombstones = (
+        select(literal("tombstone"), no_id, func.count(), func.sum(t.id), *_stamps(t.cancelled_dt),
+               no_dt, no_sum, no_dt, no_text, no_text, no_text)
+        .where(t.user_id == me_id, t.cancelled_dt >= cancelled_since, t.end_dt >= window_start)
+    )
+
+    groups = union_all(by_series, by_panel, own_cases, tombstones).subquery("groups")
+    # the groups as the driver gives them: only ever compared with themselves, so nothing to convert
+    return select(*me.c, *(type_coerce(c, NullType()) for c in groups.c)).select_from(me.outerjoin(groups, true()))
 
 
 # In order of precedence: when two give the same UID, the first one's item is kept.
 PERSONAL_PROVIDERS: list[Callable[[User, FeedContext], Iterable[FeedItem]]] = [
     consultation_items, panel_items, tombstone_items,
 ]
-PERSONAL_STATE = personal_state

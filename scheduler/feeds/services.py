@@ -6,15 +6,17 @@ concatenated texts; DTSTAMP is the item's last change, so an unchanged feed has 
 ETag. What is kept, and why (figures: README, Benchmarks; bench/feeds.py):
 
 - `_FeedMemo`: this worker's last build of each personal feed (with its gzip), and the state of
-  its sources (four aggregate queries). While that state holds, the feed is served without
-  reading its items: the usual poll, within 2× of serving the same bytes from memory.
+  its sources (providers.personal_state_statement, in the token's own statement). While that
+  state holds, the feed is served without reading its items: the usual poll within 2× of serving
+  the same bytes from memory (reading the items again: 5× and more).
 - `_Memory`: this worker's item texts, so a feed in which one item changed reads and renders
   only what changed.
 - the `feed_render_cache` table: item texts shared by all workers and kept over restarts, so a
   fresh worker does not render every event again (rendering is ~0.3 ms an event).
 
-Queries per personal feed, whatever its size: the token with its user and four aggregates; on a
-change, four item queries, one for texts missing from memory and one upsert of new texts.
+Statements per personal feed, whatever its size: one (the token, its user and the state); on a
+change, also the user, four item queries, one for texts missing from memory and one upsert of new
+texts.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from operator import attrgetter
 
 from flask import current_app
@@ -47,9 +50,9 @@ from .items import CANCELLED, FeedItem
 from .models import FeedRenderCache
 from .providers import (
     PERSONAL_PROVIDERS,
-    PERSONAL_STATE,
     panel_session_items,
     panel_with_id,
+    personal_state_statement,
     unit_slot_items,
     unit_with_code,
 )
@@ -57,9 +60,13 @@ from .tokens import (  # noqa: F401  (the feeds API: views, API endpoints and th
     base_url,
     ensure_feed_token,
     feed_urls,
+    note_use,
     panel_feed_url,
     personal_feed_url,
     reset_feed_token,
+    token_digest,
+    token_holds,
+    token_owner,
     unit_feed_url,
     user_for_feed_token,
     webcal,
@@ -113,6 +120,8 @@ class BuiltFeed:
     etag: str  # the hex digest, without quotes
     count: int
     rendered: int  # items rendered anew for this request (in no cache)
+    # the moment the window drops one of its items (the clock alone changes the feed then)
+    stale_after: datetime | None = None
     _packed: list[bytes] = field(default_factory=list, compare=False, repr=False)
 
     def gzipped(self) -> bytes:
@@ -160,12 +169,10 @@ _memory = _Memory()
 
 
 class _FeedMemo:
-    """This process's last build of each personal feed, with the state it was built from (counts and
-    latest changes of its sources, from one aggregate query per provider). While the state is the
-    same, the feed is served without reading its items. Bounded in size; an entry also expires after
-    MEMO_MAX_AGE, for what no state covers (a unit renamed)."""
-
-    MAX_AGE = timedelta(hours=6)
+    """This process's last build of each personal feed, with the state it was built from (see
+    providers.personal_state_statement) and the moment it was built. While the state is the same
+    and the clock has not reached the feed's stale_after, the feed is the same bytes: it is served
+    without reading its items. Bounded in size."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024):
         self.data: dict[tuple, tuple[tuple, datetime, BuiltFeed]] = {}
@@ -175,9 +182,13 @@ class _FeedMemo:
 
     def get(self, key: tuple, state: tuple, now: datetime) -> BuiltFeed | None:
         hit = self.data.get(key)
-        if hit is None or hit[0] != state or now - hit[1] > self.MAX_AGE:
+        if hit is None or hit[0] != state:
             return None
-        return hit[2]
+        built_at, feed = hit[1], hit[2]
+        # a clock that went back (a test's `now`) may show items the build had dropped
+        if now < built_at or (feed.stale_after is not None and now > feed.stale_after):
+            return None
+        return feed
 
     def put(self, key: tuple, state: tuple, now: datetime, feed: BuiltFeed) -> None:
         with self._lock:
@@ -284,7 +295,16 @@ def build_feed(name: str, items: Iterable[FeedItem], ctx: FeedContext, tz_name: 
             _memory.put(mem_prefix + key, item, body)
         _store_texts(fresh)
     data = b"".join([calendar_head(name, tz_name).encode("utf-8"), *bodies, calendar_tail().encode()])  # type: ignore[list-item]
-    return BuiltFeed(body=data, etag=hashlib.sha256(data).hexdigest()[:32], count=len(kept), rendered=len(fresh))
+    return BuiltFeed(body=data, etag=hashlib.sha256(data).hexdigest()[:32], count=len(kept), rendered=len(fresh),
+                     stale_after=_stale_after(kept))
+
+
+def _stale_after(kept: list[FeedItem]) -> datetime | None:
+    """When the first of these items leaves the window (see _keeper): past its end by PAST_DAYS, or
+    cancelled for CANCELLED_DAYS. Nothing enters the window by the clock alone (it has no end)."""
+    past, cancelled = timedelta(days=PAST_DAYS), timedelta(days=CANCELLED_DAYS)
+    return min((min(i.end + past, i.updated_dt + cancelled) if i.status == CANCELLED else i.end + past
+                for i in kept), default=None)
 
 
 def _context(user: User, now: datetime | None) -> FeedContext:
@@ -303,22 +323,63 @@ def _collect(providers: Iterable[Callable[..., Iterable[FeedItem]]], *args) -> l
     return items
 
 
-def personal_feed(user: User, *, now: datetime | None = None) -> BuiltFeed:
-    """The consultations the user booked or hosts and the panel times they are invited to.
+@cache
+def _state_by_token():
+    return personal_state_statement(token_owner())
 
-    First the state of its sources (one aggregate query each); unchanged since this process last
-    built the feed, the same feed again. Otherwise the items, and texts from the caches."""
-    ctx = _context(user, now)
-    key = ("personal", user.id, ctx.lang, ctx.base_url, current_app.config["APP_TIMEZONE"], ctx.now.date())
-    state = PERSONAL_STATE(user, ctx)
-    feed = _feed_memo.get(key, state, ctx.now)
+
+@cache
+def _state_by_user():
+    return personal_state_statement(select(User.id).where(User.id == bindparam("user_id")).cte("me"))
+
+
+def _window(now: datetime) -> dict:
+    return {"window_start": now - timedelta(days=PAST_DAYS), "cancelled_since": now - timedelta(days=CANCELLED_DAYS)}
+
+
+def personal_feed_for_token(raw: str, *, now: datetime | None = None) -> BuiltFeed | None:
+    """The personal feed behind a feed address, or None (an unknown or replaced token, an inactive
+    user). The token, its user and the feed's state come in one statement: an unchanged feed (a
+    poll, a 304) costs that one statement, whatever the number of items."""
+    digest = token_digest(raw)
+    if digest is None:
+        return None
+    now = now or utcnow()
+    rows = db.session.connection().execute(_state_by_token(), {"digest": digest, **_window(now)}).all()
+    if not rows:
+        return None
+    user_id, is_active, language, nonce, last_used_dt = rows[0][:5]
+    if not token_holds(raw, nonce, is_active):
+        return None
+    note_use(user_id, last_used_dt, now)
+    return _personal(user_id, language or "fi", [r[5:] for r in rows], now)
+
+
+def personal_feed(user: User, *, now: datetime | None = None) -> BuiltFeed:
+    """The consultations the user booked or hosts and the panel times they are invited to."""
+    now = now or utcnow()
+    rows = db.session.connection().execute(_state_by_user(), {"user_id": user.id, **_window(now)}).all()
+    return _personal(user.id, user.language or "fi", [r[1:] for r in rows], now, user)
+
+
+def _personal(user_id: int, lang: str, groups: list, now: datetime, user: User | None = None) -> BuiltFeed:
+    """From the state of its sources: unchanged since this process last built the feed, the same
+    feed again; otherwise the items, and texts from the caches."""
+    ctx = FeedContext(lang=lang, now=now, base_url=base_url())
+    key = ("personal", user_id, ctx.lang, ctx.base_url, current_app.config["APP_TIMEZONE"])
+    # one row per group, in no particular order; none when `me` has no groups (the outer join)
+    state = tuple(sorted((tuple(g) for g in groups if g[0] is not None), key=lambda g: (g[0], g[1] or 0)))
+    feed = _feed_memo.get(key, state, now)
     if feed is not None:
         return feed
+    if user is None:
+        user = db.session.get(User, user_id)
+        assert user is not None
     with force_locale(ctx.lang):
         name = _("Consultations and expert panel")
         items = _collect(PERSONAL_PROVIDERS, user, ctx)
         feed = build_feed(name, items, ctx)
-    _feed_memo.put(key, state, ctx.now, feed)
+    _feed_memo.put(key, state, now, feed)
     return feed
 
 

@@ -57,8 +57,11 @@ def _serve(build) -> Response:
 
 @bp.route("/<token>.ics", methods=["GET"])
 def personal(token: str):
-    user = _user(token)
-    return _serve(lambda: services.personal_feed(user))
+    feed = services.personal_feed_for_token(token)
+    if feed is None:
+        abort(404)
+    db.session.commit()  # the render cache and the hourly last-used stamp
+    return feed_response(feed)
 
 
 @bp.route("/<token>/units/<code>.ics", methods=["GET"])
