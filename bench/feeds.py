@@ -39,6 +39,7 @@ def _free_port() -> int:
 
 def _app(database: str, instance: str):
     os.environ["INSTANCE_PATH"] = instance
+    os.environ["DATABASE_URL"] = database  # the engine's options follow the database's kind
     from scheduler import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": database, "BASE_URL": "http://127.0.0.1:5000"})
@@ -145,9 +146,9 @@ def serve(database: str, instance: str, port: int, static_dir: str) -> None:
     @app.route("/bench-forget-texts")
     def bench_forget_texts():
         """Drop only the worker's item texts (not the whole feeds): what the text memory is worth."""
-        from scheduler.feeds import services
+        from scheduler.feeds.services import forget_rendered_in_memory
 
-        services._memory.clear()
+        forget_rendered_in_memory(feeds=False)
         return "ok"
 
     @app.route("/bench-forget")

@@ -210,10 +210,12 @@ class _FeedMemo:
 _feed_memo = _FeedMemo()
 
 
-def forget_rendered_in_memory() -> None:
-    """Drop this process's copies of texts and feeds (the table stays)."""
+def forget_rendered_in_memory(*, feeds: bool = True) -> None:
+    """Drop this process's copies of item texts and (feeds=False: not) of whole feeds; the table
+    stays."""
     _memory.clear()
-    _feed_memo.clear()
+    if feeds:
+        _feed_memo.clear()
 
 
 def _labels() -> dict[str, str]:
