@@ -1,13 +1,14 @@
 """Booking round trip against the bare stack's limit, SQL statements per booking, and the time from a
 booking's commit to the SMTP server accepting its invitation. PostgreSQL only (what counties run).
 
-    .venv/bin/python bench/booking.py [--clients 8] [--per-client 40] [--deliveries 100] [--servers dev,gunicorn]
+    .venv/bin/python bench/booking.py [--clients 8] [--per-client 60] [--rounds 6] [--deliveries 100] [--servers dev,gunicorn]
 
 In one run, on one scratch database (created and dropped):
 1. `POST /api/v1/bookings` with 8 concurrent clients (each its own social worker and token, each
    booking free slots of its own), against `bench/bare_app.py`'s endpoint on the same server stack
    (token check, row lock, insert, commit). Both on the development server (threaded) and on gunicorn
-   (2 workers × 4 threads). Prints p50/p95 of each and the ratio app/bare: the goal is p95 ≤ 2×.
+   (2 workers × 4 threads), both up at once, the clients taking turns between them in rounds.
+   Prints p50/p95 of each and the ratio app/bare: the goal is p95 ≤ 2×.
 2. SQL statements per API booking (in-process, counted on the engine): the goal is ≤ 12.
 3. Delivery: the jobs process (`flask scheduler run`) runs apart, the mail server is aiosmtpd in this
    process; 100 bookings one after another; for each, the time from the booking's response (its
@@ -135,11 +136,11 @@ class Server:
         self.proc.wait(20)
 
 
-def hammer(url: str, tokens: list[str], bodies: list[list[dict]], warmup: int = 10) -> list[float]:
+def hammer(url: str, tokens: list[str], bodies: list[list[dict]], warmup: int) -> list[float]:
     """Each client posts its own bodies one after another; all clients at once. Latencies in ms.
-    Each client's first `warmup` requests are not counted (for both servers alike): each process
-    and thread compiles its statements and fills its pools on first use, and the steady state is
-    what people meet."""
+    Each client's first `warmup` requests are not counted (for both servers alike, in the first
+    round): each process and thread compiles its statements and fills its pools on first use, and
+    the steady state is what people meet."""
     out: list[float] = []
     lock = threading.Lock()
     barrier = threading.Barrier(len(tokens))
@@ -241,13 +242,14 @@ def delivery_latency(env: dict, base: str, token: str, slots: list[str], n: int,
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--per-client", type=int, default=50)
+    ap.add_argument("--per-client", type=int, default=60)
+    ap.add_argument("--rounds", type=int, default=6, help="turns between the app and the bare endpoint")
     ap.add_argument("--deliveries", type=int, default=100)
     ap.add_argument("--servers", default="dev,gunicorn")
     ap.add_argument("--pace", type=float, default=0.5, help="seconds between the delivery bench's bookings")
     args = ap.parse_args()
     servers = [s for s in args.servers.split(",") if s]
-    need = args.clients * args.per_client * len(servers) + args.deliveries + 50
+    need = args.clients * (args.per_client + 10) * len(servers) + args.deliveries + 50
     name = "bench_booking_" + secrets.token_hex(4)
     admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -264,30 +266,34 @@ def main() -> None:
         slot_pool: list[str] = []
         bare_next = 1
         for kind in servers:
-            app_srv = Server(kind, "app", env)
+            # Both servers up at once, and the clients take turns between them round by round, so
+            # that whatever else the machine does at a moment weighs on both alike.
+            app_srv, bare_srv = Server(kind, "app", env), Server(kind, "bare", env)
             try:
                 if not slot_pool:
                     slot_pool = free_slots(app_srv.base, tokens[0])
-                bodies = []
-                for _i in range(args.clients):
-                    mine, slot_pool = slot_pool[:args.per_client], slot_pool[args.per_client:]
-                    bodies.append([{"slot_id": s, "case_ref": "LS-2027-1", "question": "Kysymys"} for s in mine])
-                app_ms = hammer(app_srv.base + "/api/v1/bookings", tokens, bodies)
+                app_ms: list[float] = []
+                bare_ms: list[float] = []
+                per_round = max(1, args.per_client // args.rounds)
+                for rnd in range(args.rounds):
+                    warmup = 10 if rnd == 0 else 0
+                    bodies = []
+                    for _i in range(args.clients):
+                        mine, slot_pool = slot_pool[:per_round + warmup], slot_pool[per_round + warmup:]
+                        bodies.append([{"slot_id": s, "case_ref": "LS-2027-1", "question": "Kysymys"} for s in mine])
+                    app_ms += hammer(app_srv.base + "/api/v1/bookings", tokens, bodies, warmup)
+                    bodies = []
+                    for _i in range(args.clients):
+                        bodies.append([{"slot_id": bare_next + k, "case_ref": "LS-2027-1", "question": "Kysymys"}
+                                       for k in range(per_round + warmup)])
+                        bare_next += per_round + warmup
+                    bare_ms += hammer(bare_srv.base + "/bare/bookings", tokens, bodies, warmup)
             finally:
                 app_srv.stop()
-            bare_srv = Server(kind, "bare", env)
-            try:
-                bodies = []
-                for _i in range(args.clients):
-                    bodies.append([{"slot_id": bare_next + k, "case_ref": "LS-2027-1", "question": "Kysymys"}
-                                   for k in range(args.per_client)])
-                    bare_next += args.per_client
-                bare_ms = hammer(bare_srv.base + "/bare/bookings", tokens, bodies)
-            finally:
                 bare_srv.stop()
             a50, a95, b50, b95 = pct(app_ms, 50), pct(app_ms, 95), pct(bare_ms, 50), pct(bare_ms, 95)
             print(f"  {kind:9} booking  p50 {a50:6.1f} ms  p95 {a95:6.1f} ms | bare p50 {b50:6.1f} ms  "
-                  f"p95 {b95:6.1f} ms | ratio p50 {a50 / b50:4.2f}×  p95 {a95 / b95:4.2f}×")
+                  f"p95 {b95:6.1f} ms | ratio p50 {a50 / b50:4.2f}×  p95 {a95 / b95:4.2f}×  ({len(app_ms)} + {len(bare_ms)})")
         print(f"  SQL statements per API booking: {statements_per_booking(env, tokens[1], slot_pool.pop(0))}")
         app_srv = Server("dev", "app", env)
         try:
