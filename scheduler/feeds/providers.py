@@ -66,20 +66,22 @@ def _meeting_kinds() -> dict[str, str]:
 @cache
 def _bookings_statement():
     """Built once: bookings the user made or hosts, in the window. Parameters: user_id,
-    window_start, cancelled_since."""
-    hosted = select(series_consultants.c.series_id).where(series_consultants.c.user_id == bindparam("user_id"))
-    return (
-        select(Booking.id, Booking.ical_uid, Booking.start_dt, Booking.end_dt, Booking.status, Booking.sequence,
+    window_start, cancelled_since. Booked, and hosted (not booked): two index lookups joined by
+    UNION ALL; with OR, PostgreSQL reads the whole bookings table."""
+    me = bindparam("user_id")
+    hosted = select(series_consultants.c.series_id).where(series_consultants.c.user_id == me)
+    in_window = (Booking.end_dt >= bindparam("window_start", type_=UTCDateTime),
+                 or_(Booking.status != "cancelled", Booking.updated_dt >= bindparam("cancelled_since", type_=UTCDateTime)))
+    columns = (Booking.id, Booking.ical_uid, Booking.start_dt, Booking.end_dt, Booking.status, Booking.sequence,
                Booking.join_url, Booking.updated_dt, ConsultationSeries.modality,
                Unit.name_fi, Unit.name_sv, Unit.name_en, ConsultationSeries.updated_dt.label("series_updated_dt"),
                ConsultationSeries.title, ConsultationSeries.title_sv, ConsultationSeries.title_en)
-        .join(ConsultationSeries, Booking.series_id == ConsultationSeries.id)
-        .join(Unit, ConsultationSeries.unit_id == Unit.id)
-        .where(or_(Booking.booker_id == bindparam("user_id"), Booking.series_id.in_(hosted)),
-               Booking.end_dt >= bindparam("window_start", type_=UTCDateTime),
-               or_(Booking.status != "cancelled",
-                   Booking.updated_dt >= bindparam("cancelled_since", type_=UTCDateTime)))
-    )
+
+    def part(*where):
+        return (select(*columns).join(ConsultationSeries, Booking.series_id == ConsultationSeries.id)
+                .join(Unit, ConsultationSeries.unit_id == Unit.id).where(*where, *in_window))
+
+    return union_all(part(Booking.booker_id == me), part(Booking.series_id.in_(hosted), Booking.booker_id != me))
 
 
 def consultation_items(user: User, ctx: FeedContext) -> Iterable[FeedItem]:
