@@ -1,13 +1,15 @@
 """Booking round trip against the bare stack's limit, SQL statements per booking, and the time from a
 booking's commit to the SMTP server accepting its invitation. PostgreSQL only (what counties run).
 
-    .venv/bin/python bench/booking.py [--clients 8] [--per-client 60] [--rounds 6] [--deliveries 100] [--servers dev,gunicorn]
+    .venv/bin/python bench/booking.py [--clients 8] [--per-client 60] [--rounds 6] [--deliveries 100]
+                                      [--servers dev,gunicorn,gunicorn-sync]
 
 In one run, on one scratch database (created and dropped):
 1. `POST /api/v1/bookings` with 8 concurrent clients (each its own social worker and token, each
    booking free slots of its own), against `bench/bare_app.py`'s endpoint on the same server stack
    (token check, row lock, insert, commit). Both on the development server (threaded) and on gunicorn
-   (2 workers × 4 threads), both up at once, the clients taking turns between them in rounds.
+   (2 workers × 4 threads; and 2 sync workers), both up at once, the clients taking turns between
+   them in rounds.
    Prints p50/p95 of each and the ratio app/bare: the goal is p95 ≤ 2×.
 2. SQL statements per API booking (in-process, counted on the engine): the goal is ≤ 12.
 3. Delivery: the jobs process (`flask scheduler run`) runs apart, the mail server is aiosmtpd in this
@@ -119,9 +121,13 @@ class Server:
     def __init__(self, kind: str, target: str, env: dict):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        if kind == "gunicorn":
+        if kind.startswith("gunicorn"):
             app_spec = "scheduler:create_app()" if target == "app" else "bench.bare_app:app"
-            cmd = [str(BIN / "gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", app_spec]
+            # gunicorn: 2 workers × 4 threads; gunicorn-sync: 2 workers of gunicorn's default kind,
+            # one request at a time each (the README's production section runs these)
+            threads = ["--threads", "4"] if kind == "gunicorn" else []
+            cmd = [str(BIN / "gunicorn"), "-w", "2", *threads, "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                   app_spec]
         elif target == "app":
             cmd = [sys.executable, "-c", "from scheduler import create_app; "
                    f"create_app().run(host='127.0.0.1', port={self.port}, threaded=True)"]
@@ -245,7 +251,7 @@ def main() -> None:
     ap.add_argument("--per-client", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=6, help="turns between the app and the bare endpoint")
     ap.add_argument("--deliveries", type=int, default=100)
-    ap.add_argument("--servers", default="dev,gunicorn")
+    ap.add_argument("--servers", default="dev,gunicorn,gunicorn-sync")
     ap.add_argument("--pace", type=float, default=0.5, help="seconds between the delivery bench's bookings")
     args = ap.parse_args()
     servers = [s for s in args.servers.split(",") if s]
@@ -292,7 +298,7 @@ def main() -> None:
                 app_srv.stop()
                 bare_srv.stop()
             a50, a95, b50, b95 = pct(app_ms, 50), pct(app_ms, 95), pct(bare_ms, 50), pct(bare_ms, 95)
-            print(f"  {kind:9} booking  p50 {a50:6.1f} ms  p95 {a95:6.1f} ms | bare p50 {b50:6.1f} ms  "
+            print(f"  {kind:13} booking  p50 {a50:6.1f} ms  p95 {a95:6.1f} ms | bare p50 {b50:6.1f} ms  "
                   f"p95 {b95:6.1f} ms | ratio p50 {a50 / b50:4.2f}×  p95 {a95 / b95:4.2f}×  ({len(app_ms)} + {len(bare_ms)})")
         print(f"  SQL statements per API booking: {statements_per_booking(env, tokens[1], slot_pool.pop(0))}")
         app_srv = Server("dev", "app", env)
