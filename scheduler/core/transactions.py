@@ -7,10 +7,11 @@ SQLite file) and then into a 409 `Conflict`, never a 500.
 
 A status change is decided by a write (see `transition`): a conditional
 `UPDATE … WHERE id = :id AND status IN (:allowed sources) [AND sequence = :seen]` whose row count
-says who won, and which leaves the winner holding the row. Where a decision reads more than one row (an agenda's free minutes, the
-occurrences of a series) the aggregate row is locked first with `lock_for_update` /
-`lock_for_share` (PostgreSQL row locks; on SQLite the database's write lock, BEGIN IMMEDIATE,
-because Python's sqlite3 starts a transaction only at the first write).
+says who won, and which leaves the winner holding the row. Where a decision reads more than one
+row (an agenda's free minutes, the occurrences of a series) the aggregate row is locked first:
+`lock_for_update`, or a `locking_select(read=True)` run by `lock_row` for FOR SHARE (PostgreSQL row
+locks; on SQLite the database's write lock, BEGIN IMMEDIATE, because Python's sqlite3 starts a
+transaction only at the first write).
 """
 
 from __future__ import annotations
@@ -108,12 +109,6 @@ def lock_for_update(model: type[T], row_id: int, *, key_share: bool = True) -> T
     """SELECT … FOR UPDATE of one aggregate row (fresh values); None when it does not exist.
     key_share=True takes FOR NO KEY UPDATE, which does not block rows that only refer to it."""
     return lock_row(locking_select(model, key_share=key_share), row_id)
-
-
-def lock_for_share(model: type[T], row_id: int, *, options: Iterable = ()) -> T | None:
-    """SELECT … FOR SHARE: many readers together, but none while someone holds it FOR UPDATE.
-    `options`: loader options, e.g. to leave an eager relationship the caller needs not unloaded."""
-    return lock_row(locking_select(model, read=True, options=options), row_id)
 
 
 # --- transition tables and the guarded write ---------------------------------------------------
