@@ -14,8 +14,23 @@ from msal.exceptions import MsalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from . import models  # noqa: F401  (complete metadata for Alembic)
+from .api import bp as api_bp
+from .cli import register_cli
 from .config import instance_path, load_config
+from .core import errorlog
+from .core.i18n import select_locale, select_timezone
+from .core.security import set_security_headers
+from .core.timefmt import register_filters
+from .core.views import bp as core_bp
+from .core.views import inject_globals, register_errors
+from .delivery.microsoft import GraphError, GraphTokenError
+from .delivery.outbox import RetryLater
 from .extensions import babel, csrf, db, login_manager, migrate
+from .jobs import init_app as jobs_init
+from .jobs.retention import init_app as retention_init
+from .people.auth import resolve_session
+from .people.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,8 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ("delivery", "people", "consultations", "panels", "feeds", "ops")
 
 
-# The imports marked `# app factory` stay inside the functions: the package's modules load (in this
-# order) when an app is built, not whenever `scheduler` or one of its submodules is imported.
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -46,16 +59,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _bound_int_ids(app)
 
-    from . import models  # noqa: F401  (complete metadata for Alembic)
-    from .core import errorlog  # app factory
-
     errorlog.init_app(app)  # before the engine exists: hide_parameters, safe error logs, DataError → 422
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
     csrf.init_app(app)
 
-    from .core.i18n import select_locale, select_timezone  # app factory
 
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
                    default_translation_directories=str(Path(__file__).parent / "translations"))
@@ -64,23 +73,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_errors(app)
 
-    from .core.security import set_security_headers  # app factory
-    from .core.timefmt import register_filters  # app factory
-    from .core.views import inject_globals  # app factory
 
     app.after_request(set_security_headers)
     app.context_processor(inject_globals)
     register_filters(app)
 
-    from .cli import register_cli  # app factory
 
     register_cli(app)
     return app
 
 
 def _init_login(app: Flask) -> None:
-    from .people.auth import resolve_session  # app factory
-    from .people.models import User  # app factory
 
     login_manager.init_app(app)
     login_manager.login_view = "people.sign_in"
@@ -108,10 +111,6 @@ def _bound_int_ids(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .api import bp as api_bp  # app factory
-    from .core.views import bp as core_bp  # app factory
-    from .jobs import init_app as jobs_init  # app factory
-    from .jobs.retention import init_app as retention_init  # app factory
 
     app.register_blueprint(core_bp)
     jobs_init(app)  # the job list the packages fill
@@ -123,10 +122,6 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
-    # app factory: the package's own modules load when an app is built (see create_app)
-    from .core.views import register_errors  # app factory
-    from .delivery.microsoft import GraphError, GraphTokenError  # app factory
-    from .delivery.outbox import RetryLater  # app factory
 
     # The outside world failing during a request (Microsoft's identity platform or Graph, the mail
     # server, the network): a "not answering right now" page (503), never a 500.

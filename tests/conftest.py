@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import secrets
 import socket
 import threading
@@ -199,22 +200,20 @@ def make_user(db):
 
 def sign_in(client, user, password=TEST_PASSWORD):
     page = client.get("/sign-in")
-    token = _csrf_from(page.get_data(as_text=True))
+    token = csrf_from(page.get_data(as_text=True))
     resp = client.post("/sign-in", data={"email": user.email, "password": password, "csrf_token": token})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     return resp
 
 
-def _csrf_from(html: str) -> str:
-    import re
-
+def csrf_from(html: str) -> str:
     m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
     assert m, "no CSRF token on the page"
     return m.group(1)
 
 
 def csrf_token(client, path="/") -> str:
-    return _csrf_from(client.get(path).get_data(as_text=True))
+    return csrf_from(client.get(path).get_data(as_text=True))
 
 
 @pytest.fixture

@@ -330,9 +330,9 @@ def test_forms_work_over_https_behind_a_proxy(app, make_user):
         page = c.get("/sign-in", headers=https)
         assert page.headers["Referrer-Policy"] == "same-origin"
         assert "max-age=" in page.headers["Strict-Transport-Security"]
-        from .conftest import _csrf_from
+        from .conftest import csrf_from
 
-        token = _csrf_from(page.get_data(as_text=True))
+        token = csrf_from(page.get_data(as_text=True))
         data = {"email": user.email, "password": TEST_PASSWORD, "csrf_token": token}
         assert c.post("/sign-in", data=data, headers={**https, "Referer": "https://evil.example/x"}).status_code == 400
         resp = c.post("/sign-in", data=data, headers={**https, "Referer": "https://localhost/sign-in"})

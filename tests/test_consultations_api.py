@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from scheduler.consultations.models import Booking
+from scheduler.people.models import Unit
 
 HETU = "131052-308T"
 
@@ -97,10 +98,6 @@ def test_a_booking_runs_five_statements_whoever_books(app, db, world, api, make_
     statement); the series locked FOR SHARE with its occurrence changes; the slot's place (one
     upsert); the booking; its outbox event. PostgreSQL's NOTIFY to the worker comes from a trigger
     on that INSERT, not from a statement of its own. More roles and units do not add statements."""
-    from sqlalchemy import event
-
-    from scheduler.people.models import Unit
-
     doctor = api(world.doctor)
     sid = doctor.post("/api/v1/consultation-series", json={**SERIES, "slots": 4}).json["id"]
     for code in ("LS2", "LS3"):

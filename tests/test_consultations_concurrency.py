@@ -18,7 +18,7 @@ from scheduler.consultations.models import Booking, ConsultationSlot
 ATTEMPTS = 24
 
 
-def _series(api_client, capacity, slots=1):
+def api_series(api_client, capacity, slots=1):
     r = api_client.post("/api/v1/consultation-series", json={
         "unit": "LANU", "title": "LANU-konsultaatio", "rrule": "FREQ=DAILY", "first_start": "2027-01-04T09:00",
         "slot_minutes": 15, "slots": slots, "capacity": capacity, "modality": "teams", "location": "",
@@ -62,7 +62,7 @@ def race(calls):
 
 @pytest.mark.parametrize("capacity", [1, 3])
 def test_concurrent_bookings_of_one_slot(app, db, world, api, workers, capacity):
-    _series(api(world.doctor), capacity)
+    api_series(api(world.doctor), capacity)
     slot = workers[0].get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"][0]
     body = {"slot_id": slot["id"], "case_ref": "LS-1", "question": "Kysymys"}
     results = race([lambda c=c: c.post("/api/v1/bookings", json=body) for c in workers])
@@ -80,7 +80,7 @@ def test_concurrent_bookings_of_one_slot(app, db, world, api, workers, capacity)
 
 
 def test_concurrent_reschedules_into_one_slot(app, db, world, api, workers):
-    _series(api(world.doctor), 1, slots=ATTEMPTS + 1)
+    api_series(api(world.doctor), 1, slots=ATTEMPTS + 1)
     slots = workers[0].get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"]
     assert len(slots) == ATTEMPTS + 1
     target = slots[-1]["id"]
@@ -104,7 +104,7 @@ def test_concurrent_reschedules_into_one_slot(app, db, world, api, workers):
 
 def test_concurrent_cross_moves_do_not_deadlock(app, db, world, api, workers):
     """Pairs of bookings swap towards each other's slot at once; rows are locked in id order."""
-    _series(api(world.doctor), 2, slots=2)
+    api_series(api(world.doctor), 2, slots=2)
     slots = workers[0].get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"]
     a, b = slots[0]["id"], slots[1]["id"]
     mine = []

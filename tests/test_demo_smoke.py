@@ -19,7 +19,7 @@ HREF = re.compile(r'href="(/[^"]*)"')
 SKIP = re.compile(r"^/(static/|feeds/|admin/outbox/mail/.+/download|api/)")
 
 
-def _sign_in(client, email: str) -> None:
+def sign_in_demo(client, email: str) -> None:
     from scheduler.demo import DEMO_PASSWORD
 
     token = csrf_token(client, "/sign-in")
@@ -61,7 +61,7 @@ def test_every_reachable_page_renders_for_every_demo_user(app, demo, lang):
     visited = 0
     for email in DEMO_USERS:
         client = app.test_client()
-        _sign_in(client, email)
+        sign_in_demo(client, email)
         client.post("/language", data={"csrf_token": csrf_token(client, "/"), "lang": lang, "next": "/"})
         seen = _crawl(client)
         visited += len(seen)
@@ -81,7 +81,7 @@ def test_pages_of_other_peoples_cases_are_refused_not_errors(app, demo, db):
     case = db.session.scalars(select(PanelCase).where(PanelCase.case_ref == "ROI-LS-2133")).one()
     booking = db.session.scalars(select(Booking)).first()
     client = app.test_client()
-    _sign_in(client, "opettaja@demo.fi")  # an expert with no case of these
+    sign_in_demo(client, "opettaja@demo.fi")  # an expert with no case of these
     for path in [f"/panels/cases/{case.id}", f"/consultations/bookings/{booking.id}"]:
         resp = client.get(path)
         assert resp.status_code in (403, 404), path

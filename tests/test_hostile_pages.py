@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from .conftest import csrf_token
-from .test_demo_smoke import SKIP, _sign_in
+from .test_demo_smoke import SKIP, sign_in_demo
 
 ROLES = {
     "social worker": "sosiaalityontekija@demo.fi",
@@ -66,7 +66,7 @@ def changed(before: dict, after: dict) -> list[str]:
 
 def signed_in(app, role: str):
     client = app.test_client()
-    _sign_in(client, ROLES[role])
+    sign_in_demo(client, ROLES[role])
     return client
 
 

@@ -14,6 +14,8 @@ from email.message import EmailMessage
 
 import pytest
 
+from scheduler.delivery.mail import smtp_send
+
 from .conftest import free_port
 from .fixtures_microsoft import ORGANIZER_OID
 
@@ -26,7 +28,6 @@ def outside_app(app, graph_settings, smtp_server):
     from flask import request
 
     from scheduler import create_app
-    from scheduler.delivery.mail import _smtp_send
     from scheduler.delivery.microsoft import graph_client
     from scheduler.extensions import db
     from scheduler.people.models import Unit
@@ -62,7 +63,7 @@ def outside_app(app, graph_settings, smtp_server):
             with smtplib.SMTP(second.config["SMTP_HOST"], second.config["SMTP_PORT"], timeout=5) as s:
                 s.send_message(mail)
         else:
-            _smtp_send(mail, ["anna@example.fi"])
+            smtp_send(mail, ["anna@example.fi"])
         db.session.commit()
         return "sent"
 

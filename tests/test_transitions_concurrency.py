@@ -18,7 +18,7 @@ from scheduler.consultations.models import Booking, BookingStatus
 from scheduler.core.signals import booking_changed
 
 from .consultations_fixtures import *  # noqa: F403  (fixtures: world)
-from .test_consultations_concurrency import _series, race
+from .test_consultations_concurrency import api_series, race
 
 pytestmark = pytest.mark.postgres_only
 
@@ -79,7 +79,7 @@ def _no_crash(results):
 
 def test_twelve_cancels_of_one_booking_by_booker_and_host(pg, app, db, world, api, make_user, booking_signals):
     host = api(world.doctor)
-    _series(host, 3)
+    api_series(host, 3)
     workers = _workers(make_user, api, world, 6)
     slot = workers[0].get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"][0]["id"]
     target = _book(workers[0], slot)
@@ -109,7 +109,7 @@ def test_twelve_cancels_of_one_booking_by_booker_and_host(pg, app, db, world, ap
 
 
 def test_double_clicked_reschedule(pg, app, db, world, api, make_user, booking_signals):
-    _series(api(world.doctor), 1, slots=3)
+    api_series(api(world.doctor), 1, slots=3)
     booker = _workers(make_user, api, world, 1)[0]
     slots = [s["id"] for s in booker.get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"]]
     bid = _book(booker, slots[0])
@@ -123,7 +123,7 @@ def test_double_clicked_reschedule(pg, app, db, world, api, make_user, booking_s
 
 def test_reschedule_racing_the_hosts_cancel(pg, app, db, world, api, make_user, booking_signals):
     host = api(world.doctor)
-    _series(host, 1, slots=12)
+    api_series(host, 1, slots=12)
     booker = _workers(make_user, api, world, 1)[0]
     slots = [s["id"] for s in booker.get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"]]
     for i in range(0, 12, 2):  # six rounds, each on fresh slots
@@ -142,7 +142,7 @@ def test_reschedule_racing_the_hosts_cancel(pg, app, db, world, api, make_user, 
 
 
 def test_eight_reschedules_of_one_booking_to_two_slots(pg, app, db, world, api, make_user, booking_signals):
-    _series(api(world.doctor), 1, slots=3)
+    api_series(api(world.doctor), 1, slots=3)
     booker = _workers(make_user, api, world, 1)[0]
     slots = [s["id"] for s in booker.get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"]]
     bid = _book(booker, slots[0])
@@ -160,7 +160,7 @@ def test_eight_reschedules_of_one_booking_to_two_slots(pg, app, db, world, api, 
 def test_occurrence_cancelled_while_others_book(pg, app, db, world, api, make_user, booking_signals):
     """The host cancels a time while six workers book into it: no booking survives in it."""
     host = api(world.doctor)
-    series_id = _series(host, 6)
+    series_id = api_series(host, 6)
     workers = _workers(make_user, api, world, 6)
     slot = workers[0].get("/api/v1/slots?from=2027-01-05&to=2027-01-05").json["slots"][0]["id"]
     from scheduler.consultations import services as svc

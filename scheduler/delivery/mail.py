@@ -111,7 +111,7 @@ def _write_eml(msg: OutboxMessage, mail: EmailMessage) -> Path:
     return path
 
 
-def _smtp_send(mail: EmailMessage, recipients: list[str]) -> None:
+def smtp_send(mail: EmailMessage, recipients: list[str]) -> None:
     cfg = current_app.config
     host, port = cfg["SMTP_HOST"], int(cfg["SMTP_PORT"])
     try:
@@ -157,7 +157,7 @@ def send_email(msg: OutboxMessage) -> None:
     mail = build_mime(msg)
     recipients = [addr for _name, addr in getaddresses(msg.payload["to"])]
     if current_app.config["SMTP_HOST"]:
-        _smtp_send(mail, recipients)
+        smtp_send(mail, recipients)
     else:
         _write_eml(msg, mail)
 
